@@ -1,0 +1,1 @@
+"""Settings classes and rule data (checklists, credit standard, divisions)."""

@@ -1,0 +1,72 @@
+"""Settings: defaults in classes, overridden by ``QINGLING_``-prefixed environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES_DIR = ROOT / "config" / "rules"
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    SECRET_KEY: str | None = None
+    DATABASE_URL = f"sqlite:///{ROOT / 'instance' / 'qingling.db'}"
+    DATABASE_POOL_SIZE = 5
+    PHOTO_ROOT = str(ROOT / "instance" / "photos")
+    PHOTO_MAX_BYTES = 25 * 1024 * 1024
+    PHOTO_MAX_PIXELS = 100_000_000
+    PHOTO_DISPLAY_PX = 1600
+    PHOTO_THUMBNAIL_PX = 320
+    # Bodies other than photo uploads: JSON documents are small.
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    TOKEN_TTL_DAYS = 30
+    TIMEZONE = "Asia/Shanghai"
+    RULES_DIR = str(RULES_DIR)
+    # Flags on inspections and photos (warnings, never refusals).
+    FLAG_LOCATION_FAR_M = 200.0
+    FLAG_LOW_ACCURACY_M = 100.0
+    FLAG_PHOTO_FAR_M = 200.0
+    FLAG_PHOTO_AGE_HOURS = 24.0
+    # Default rectification deadlines in days by severity; a checklist item may override.
+    DEADLINE_DAYS = {"general": 15, "major": 60}
+    LOGIN_MAX_FAILURES = 10
+    LOGIN_WINDOW_MINUTES = 15
+    PAGE_LIMIT_DEFAULT = 50
+    PAGE_LIMIT_MAX = 500
+    # OpenAPI (flask-smorest); the interactive page is served from this server.
+    API_TITLE = "Qingling field app API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/v1/swagger-ui/"
+    JSON_AS_ASCII = False
+
+
+class DevelopmentConfig(Config):
+    """Local development with ``make run``."""
+
+    SECRET_KEY = "dev-only-not-secret"
+
+
+class TestingConfig(Config):
+    """The test suite: everything else comes from the fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-only-not-secret"
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start without its secrets."""
+
+    REQUIRED = ("SECRET_KEY", "DATABASE_URL")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

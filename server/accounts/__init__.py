@@ -1,0 +1,1 @@
+"""Users, roles, districts, tokens and the audit log."""

@@ -1,0 +1,104 @@
+"""Rules of accounts: passwords, tokens, districts a user may see, rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from server.accounts.enums import CITY_WIDE, Role
+from server.accounts.models import ApiToken, AuditLog, District, LoginAttempt, User, UserDistrict, UserRole
+from server.database import utcnow
+from server.errors import ProblemError, validation_error
+from server.extensions import db
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with scrypt."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def create_user(*, username: str, password: str, roles: list[str], districts: list[str], name: str | None = None) -> User:
+    """Create a user with roles and districts; refuse unknown roles, districts or a taken username."""
+    if not username or len(username) > 64:
+        raise validation_error("username", "must be 1 to 64 characters")
+    if len(password) < 8:
+        raise validation_error("password", "must be at least 8 characters")
+    unknown_roles = [r for r in roles if r not in Role.__members__.values()]
+    if unknown_roles or not roles:
+        raise validation_error("roles", f"must be some of: {', '.join(Role)}")
+    known = set(db.session.scalars(select(District.code).where(District.code.in_(districts))))
+    if set(districts) - known:
+        raise validation_error("districts", f"unknown district codes: {', '.join(sorted(set(districts) - known))}")
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        raise ProblemError("conflict", f"username {username!r} is taken")
+    user = User(username=username, name=name or username, password_hash=hash_password(password),
+                role_rows=[UserRole(role=r) for r in sorted(set(roles))],
+                district_rows=[UserDistrict(district_code=d) for d in sorted(set(districts))])
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def token_digest(token: str) -> str:
+    """Return the stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login(*, username: str, password: str, device_id: str | None, remote_addr: str | None,
+          ttl_days: int, max_failures: int, window_minutes: int) -> tuple[str, ApiToken]:
+    """Check a password and issue a token; count failures and refuse when there were too many."""
+    since = utcnow() - timedelta(minutes=window_minutes)
+    failures = db.session.scalar(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.username == username, LoginAttempt.at >= since))
+    if failures >= max_failures:
+        raise ProblemError("rate_limited", "Too many failed sign-ins; try again later.",
+                           headers={"Retry-After": str(window_minutes * 60)})
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        db.session.add(LoginAttempt(username=username, remote_addr=remote_addr))
+        raise ProblemError("invalid_credentials", "Wrong username or password.")
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, user=user, token_hash=token_digest(token), device_id=device_id,
+                   expires_at=utcnow() + timedelta(days=ttl_days))
+    db.session.add(row)
+    db.session.flush()
+    return token, row
+
+
+def authenticate(token: str) -> ApiToken:
+    """Return the live token row for a bearer token, or raise 401."""
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
+        raise ProblemError("unauthorized", "The token is missing, expired or revoked.",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return row
+
+
+def revoke(*, token_row: ApiToken) -> None:
+    """Revoke a token: it is refused from now on."""
+    token_row.revoked_at = utcnow()
+
+
+def visible_districts(user: User) -> frozenset[str] | None:
+    """Return the district codes a user may see (its districts and their descendants), or None for all."""
+    if user.has_role(*CITY_WIDE):
+        return None
+    codes = set(user.districts)
+    frontier = set(codes)
+    while frontier:
+        children = set(db.session.scalars(select(District.code).where(District.parent_code.in_(frontier))))
+        frontier = children - codes
+        codes |= children
+    return frozenset(codes)
+
+
+def audit(*, actor: User | None, action: str, object_type: str, object_id: str, detail: str | None = None,
+          request_id: str | None = None) -> None:
+    """Record who did what to which object."""
+    db.session.add(AuditLog(actor_id=actor.id if actor else None, action=action, object_type=object_type,
+                            object_id=str(object_id), detail=detail, request_id=request_id))

@@ -1,0 +1,1 @@
+"""Coordinate systems (WGS-84, GCJ-02, BD-09) and distances."""

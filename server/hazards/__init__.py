@@ -1,0 +1,1 @@
+"""Hazards (隐患) and their lifecycle to closure (销号)."""

@@ -1,0 +1,30 @@
+"""States, severities and actions of the hazard lifecycle."""
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where a hazard stands on its way to closure."""
+
+    REPORTED = "reported"
+    RECTIFYING = "rectifying"
+    PENDING_REVIEW = "pending_review"
+    CLOSED = "closed"
+
+
+class Severity(StrEnum):
+    """一般 or 重大."""
+
+    GENERAL = "general"
+    MAJOR = "major"
+
+
+class Action(StrEnum):
+    """What can happen to a hazard; each is one event."""
+
+    REPORT = "reported"
+    FIX_ON_SPOT = "fixed_on_spot"
+    NOTIFY = "notified"
+    RECTIFY = "rectification"
+    ACCEPT = "review_accepted"
+    REJECT = "review_rejected"

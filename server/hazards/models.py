@@ -1,0 +1,60 @@
+"""Tables of hazards and their events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.database import UTCDateTime, utcnow
+from server.extensions import db
+
+
+class Hazard(db.Model):
+    """A hazard found in an inspection, driven to closure; identified by the phone's UUID."""
+
+    __tablename__ = "hazard"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    inspection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("inspection.id"), index=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subject.id"), index=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
+    domain: Mapped[str] = mapped_column(String(32))
+    checklist_code: Mapped[str] = mapped_column(String(64))
+    item_code: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[date] = mapped_column(Date)
+    fixed_on_spot: Mapped[bool] = mapped_column(Boolean, default=False)
+    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    reported_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    events: Mapped[list[HazardEvent]] = relationship(
+        lazy="selectin", order_by="HazardEvent.id", back_populates="hazard")
+
+    __table_args__ = (
+        Index("ix_hazard_district_status", "district_code", "status"),
+        Index("ix_hazard_created", "created_at", "id"),
+    )
+
+
+class HazardEvent(db.Model):
+    """One transition of a hazard: who, when, what, from which state to which."""
+
+    __tablename__ = "hazard_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hazard.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    # The phone's id for a rectification or review, so that a retry is recognised.
+    client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    payload_hash: Mapped[str | None] = mapped_column(String(64))
+    hazard: Mapped[Hazard] = relationship(back_populates="events")

@@ -1,0 +1,1 @@
+"""Inspections, checklists, scores and campaigns."""

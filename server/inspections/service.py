@@ -1,0 +1,194 @@
+"""Rules of inspections: checklists, submission (idempotent by the phone's id), flags and scores."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from server import canonical, clock
+from server.accounts.models import User
+from server.database import utcnow
+from server.errors import ProblemError, validation_error
+from server.extensions import db
+from server.geo import crs
+from server.hazards import service as hazard_service
+from server.hazards.enums import Action, Severity
+from server.hazards.models import Hazard
+from server.inspections import checklists as checklist_rules
+from server.inspections import scoring
+from server.inspections.models import Inspection, InspectionResult
+from server.photos import service as photo_service
+from server.registry import service as registry_service
+from server.registry.models import Enterprise, Subject
+
+
+def checklists() -> list[checklist_rules.Checklist]:
+    """Return every checklist version in the rule data (loaded once per process)."""
+    cache = current_app.extensions.get("checklists")
+    if cache is None:
+        cache = checklist_rules.load_dir(Path(current_app.config["RULES_DIR"]) / "checklists")
+        current_app.extensions["checklists"] = cache
+    return cache
+
+
+def checklist(*, code: str, version: int) -> checklist_rules.Checklist | None:
+    """Return one checklist version, or None."""
+    return next((c for c in checklists() if c.code == code and c.version == version), None)
+
+
+def get(*, inspection_id: uuid.UUID, districts: frozenset[str] | None) -> Inspection:
+    """Return an inspection visible to the caller, or 404 without revealing that it exists."""
+    inspection = db.session.get(Inspection, inspection_id)
+    if inspection is None or (districts is not None and inspection.district_code not in districts):
+        raise ProblemError("not_found", "No such inspection.")
+    return inspection
+
+
+def replay(*, inspection: Inspection, actor: User, payload_hash: str) -> Inspection:
+    """Return the stored inspection for a retry with the same content; 409 for other content."""
+    if inspection.payload_hash != payload_hash or inspection.inspector_id != actor.id:
+        raise ProblemError("conflict", "This inspection id was already used for different content.")
+    return inspection
+
+
+def submit(*, data: dict, actor: User, districts: frozenset[str] | None) -> tuple[Inspection, bool]:
+    """Store a submitted inspection with its results, hazards and declared photos.
+
+    Returns the inspection and whether it is new. A retry with the same
+    content returns the stored one; the same id with other content is a 409.
+    """
+    payload_hash = canonical.digest(data)
+    existing = db.session.get(Inspection, data["id"])
+    if existing is not None:
+        return replay(inspection=existing, actor=actor, payload_hash=payload_hash), False
+    subject = registry_service.find_subject(subject_id=data["subject_id"], districts=districts, field="subject_id")
+    rules = checklist(code=data["checklist"]["code"], version=data["checklist"]["version"])
+    if rules is None:
+        raise validation_error("checklist", "no such checklist code and version")
+    if rules.domain != subject.domain:
+        raise validation_error("checklist", f"checklist is for {rules.domain}, the subject is {subject.domain}")
+    config = current_app.config
+    inspection = Inspection(
+        id=data["id"], subject_id=subject.id, inspector_id=actor.id, district_code=subject.district_code,
+        domain=subject.domain, checklist_code=rules.code, checklist_version=rules.version,
+        started_at=data["started_at"], finished_at=data.get("finished_at"), note=data.get("note"),
+        received_at=utcnow(),
+        payload_hash=payload_hash, results=_results(rules, data.get("results", [])))
+    _place(inspection, data.get("location"), subject)
+    if rules.scoring == "jgj59":
+        inspection.score = scoring.score_site(
+            rules, {r.item_code: (r.outcome, r.deduction) for r in inspection.results})
+    db.session.add(inspection)
+    db.session.flush()
+    hazards = _report_hazards(inspection, rules, subject, data.get("hazards", []), data.get("photos", []), actor,
+                              config)
+    photo_service.declare(photos=data.get("photos", []), actor_id=actor.id, district_code=subject.district_code,
+                          subject_id=subject.id, inspection_id=inspection.id)
+    db.session.flush()
+    for hazard, fixed in hazards:
+        if fixed:
+            hazard_service.transition(hazard=hazard, action=Action.FIX_ON_SPOT, actor=actor,
+                                      note="现场整改", at=inspection.received_at)
+    return inspection, True
+
+
+def _results(rules, results: list[dict]) -> list[InspectionResult]:
+    rows, seen = [], set()
+    for index, result in enumerate(results):
+        item = rules.item(result["item"])
+        if item is None:
+            raise validation_error(f"results.{index}.item", "not an item of this checklist")
+        if result["item"] in seen:
+            raise validation_error(f"results.{index}.item", "listed twice")
+        seen.add(result["item"])
+        deduction = result.get("deduction")
+        if deduction is not None and (item.points is None or deduction > item.points):
+            raise validation_error(f"results.{index}.deduction",
+                                   "this item is not scored" if item.points is None else f"at most {item.points}")
+        rows.append(InspectionResult(item_code=item.code, position=index, outcome=result["outcome"],
+                                     deduction=deduction, note=result.get("note")))
+    return rows
+
+
+def _place(inspection: Inspection, location: dict | None, subject: Subject) -> None:
+    """Store the position as WGS-84 and flag it when far from the subject or imprecise."""
+    config = current_app.config
+    flags = []
+    if location is None:
+        flags.append({"code": "location_missing", "detail": "The phone sent no position."})
+    else:
+        source_crs = location.get("crs") or "wgs84"
+        lat, lon = crs.to_wgs84(location["lat"], location["lon"], source_crs)
+        inspection.lat, inspection.lon = lat, lon
+        inspection.source_crs, inspection.source_lat, inspection.source_lon = source_crs, location["lat"], location["lon"]
+        inspection.accuracy_m = location.get("accuracy_m")
+        distance = crs.distance_m((lat, lon), (subject.lat, subject.lon))
+        if distance > float(config["FLAG_LOCATION_FAR_M"]):
+            flags.append({"code": "location_far_from_subject",
+                          "detail": f"The inspection was recorded {distance:.0f} m from the subject."})
+        accuracy = location.get("accuracy_m")
+        if accuracy is not None and accuracy > float(config["FLAG_LOW_ACCURACY_M"]):
+            flags.append({"code": "low_location_accuracy",
+                          "detail": f"The position is accurate to {accuracy:.0f} m only."})
+    inspection.flags = flags
+
+
+def _report_hazards(inspection, rules, subject, hazards: list[dict], photos: list[dict], actor, config):
+    """Create the reported hazards; return them with whether each was fixed on the spot."""
+    created, seen = [], set()
+    hazard_ids = {h["id"] for h in hazards}
+    for index, photo in enumerate(photos):
+        if photo.get("hazard_id") is not None and photo["hazard_id"] not in hazard_ids:
+            raise validation_error(f"photos.{index}.hazard_id", "not a hazard of this inspection")
+    reported_on = clock.local(inspection.started_at).date()
+    for index, item in enumerate(hazards):
+        field = f"hazards.{index}"
+        if item["id"] in seen:
+            raise validation_error(f"{field}.id", "listed twice")
+        seen.add(item["id"])
+        if db.session.get(Hazard, item["id"]) is not None:
+            raise ProblemError("conflict", f"Hazard {item['id']} was already reported in another inspection.")
+        rule = rules.item(item["item"])
+        if rule is None:
+            raise validation_error(f"{field}.item", "not an item of this checklist")
+        severity = item.get("severity") or rule.severity
+        fixed = bool(item.get("fixed_on_spot"))
+        if fixed and severity == Severity.MAJOR:
+            raise validation_error(f"{field}.fixed_on_spot", "a major hazard cannot be closed on the spot")
+        if fixed and not any(p.get("hazard_id") == item["id"] and p["role"] == "after" for p in photos):
+            raise validation_error(f"{field}.fixed_on_spot", "a fix on the spot needs a photo with role 'after'")
+        deadline = item.get("deadline") or hazard_service.default_deadline(
+            severity=severity, reported_on=reported_on, days=config["DEADLINE_DAYS"],
+            item_days=rule.extra.get("deadline_days"))
+        if deadline < reported_on:
+            raise validation_error(f"{field}.deadline", "must not be before the day of the inspection")
+        enterprise_id = item.get("enterprise_id")
+        if enterprise_id is not None and db.session.get(Enterprise, enterprise_id) is None:
+            raise validation_error(f"{field}.enterprise_id", "no such enterprise")
+        if enterprise_id is None and subject.enterprise_ids:
+            enterprise_id = subject.enterprise_ids[0]
+        hazard = Hazard(
+            id=item["id"], inspection_id=inspection.id, subject_id=subject.id, district_code=subject.district_code,
+            domain=subject.domain, checklist_code=rules.code, item_code=rule.code, category=rule.category,
+            description=item["description"], severity=severity, deadline=deadline, fixed_on_spot=fixed,
+            enterprise_id=enterprise_id, reported_by=actor.id, created_at=inspection.received_at)
+        hazard_service.report(hazard=hazard, actor=actor)
+        created.append((hazard, fixed))
+    db.session.flush()
+    return created
+
+
+def hazards_of(inspection_id: uuid.UUID) -> list[Hazard]:
+    """Return the hazards reported in an inspection."""
+    return list(db.session.scalars(select(Hazard).where(Hazard.inspection_id == inspection_id).order_by(Hazard.created_at, Hazard.id)))
+
+
+def flags(inspection: Inspection, photos) -> list[dict]:
+    """Return the inspection's own flags and those of its received photos."""
+    result = list(inspection.flags or [])
+    for photo in photos:
+        result.extend({**flag, "photo_id": str(photo.id)} for flag in photo.flags or [])
+    return result

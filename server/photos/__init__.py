@@ -1,0 +1,1 @@
+"""Evidence photos: intake pipeline, renditions and blob storage."""

@@ -1,0 +1,1 @@
+"""Subjects, enterprises and imports (the register, 底数)."""
