@@ -63,6 +63,7 @@ class ProductionConfig(Config):
     """Production: refuses to start without its secrets."""
 
     REQUIRED = ("SECRET_KEY", "DATABASE_URL")
+    DATABASE_URL = None
 
 
 CONFIGS = {

@@ -63,7 +63,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
 
 
 def _check_required(app: Flask) -> None:
-    missing = [key for key in getattr(app.config, "REQUIRED", app.config.get("REQUIRED", ())) if not app.config.get(key)]
+    missing = [key for key in app.config.get("REQUIRED", ()) if not app.config.get(key)]
     if missing:
         raise RuntimeError(f"missing required settings: {', '.join('QINGLING_' + m for m in missing)}")
 

@@ -105,9 +105,13 @@ def _results(rules, results: list[dict]) -> list[InspectionResult]:
             raise validation_error(f"results.{index}.item", "listed twice")
         seen.add(result["item"])
         deduction = result.get("deduction")
-        if deduction is not None and (item.points is None or deduction > item.points):
-            raise validation_error(f"results.{index}.deduction",
-                                   "this item is not scored" if item.points is None else f"at most {item.points}")
+        if deduction is not None:
+            if item.points is None:
+                raise validation_error(f"results.{index}.deduction", "this item is not scored")
+            if deduction > item.points:
+                raise validation_error(f"results.{index}.deduction", f"at most {item.points}")
+            if deduction > 0 and result["outcome"] != "fail":
+                raise validation_error(f"results.{index}.deduction", "only a failed item loses points")
         rows.append(InspectionResult(item_code=item.code, position=index, outcome=result["outcome"],
                                      deduction=deduction, note=result.get("note")))
     return rows

@@ -239,7 +239,11 @@ def _open_image(path: Path, content_type: str, max_pixels: int) -> Iterator[Imag
         image = Image.open(path, formats=_PILLOW_FORMATS[content_type])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         match = _BOMB_PIXELS_RE.search(str(exc))
-        raise _pixel_limit_error(max_pixels, int(match.group(1)) if match else None) from exc
+        limit = max_pixels
+        if Image.MAX_IMAGE_PIXELS:  # report the limit that applied, if Pillow's was the lower
+            factor = 2 if isinstance(exc, Image.DecompressionBombError) else 1
+            limit = min(limit, int(factor * Image.MAX_IMAGE_PIXELS))
+        raise _pixel_limit_error(limit, int(match.group(1)) if match else None) from exc
     except UnidentifiedImageError as exc:
         raise PhotoRejected(
             "corrupt_image", f"the file starts like a {label} image but its structure cannot be read"
@@ -533,8 +537,8 @@ def inspect(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoInfo:
     content_type = _sniff_file(path)
     try:
         with _open_image(path, content_type, max_pixels) as image:
-            width, height = image.size
             _decode_or_reject(image, max_pixels)
+            width, height = image.size  # after decoding: pillow-heif may only then know it
             metadata = _read_metadata(image)
     except PhotoRejected:
         raise
@@ -556,7 +560,7 @@ def inspect(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoInfo:
 def _to_rgb(image: Image.Image) -> Image.Image:
     """RGB pixels; transparency is flattened onto white."""
     mode = image.mode
-    if mode == "RGB":
+    if mode == "RGB" and "transparency" not in image.info:
         return image
     if mode.startswith("I;16") or mode == "I":
         # 16-bit greyscale (PNG): scale 0..65535 down to 0..255.
@@ -613,17 +617,20 @@ def render(path: Path, *, max_side: int, quality: int = 82, max_pixels: int = DE
     try:
         with _open_image(path, content_type, max_pixels) as image:
             width, height = image.size
+            drafted = None
             if max(width, height) > max_side:
                 scale = max_side / max(width, height)
                 # A no-op for everything but JPEG; JPEG picks the smallest
                 # 1/2, 1/4 or 1/8 scale still at least this large.
-                image.draft(None, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
+                drafted = image.draft(None, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
             try:
                 image.load()
             except Exception as exc:
                 raise PhotoRejected(
                     "corrupt_image", f"the pixels cannot be fully decoded: {_describe(exc)}"
                 ) from exc
+            if drafted is None:
+                width, height = image.size  # pillow-heif may only know the size after decoding
             orientation = _read_metadata(image).orientation
             icc_profile = _rgb_icc_profile(image)
             # Never resize the opened image in place (Image.thumbnail): a

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from server.geo import crs
 from server.photos import pipeline
 from server.photos.models import Photo
 from server.photos.storage import LocalStorage, Storage
-
-RENDITIONS = {"display": "PHOTO_DISPLAY_PX", "thumbnail": "PHOTO_THUMBNAIL_PX"}
 
 
 def init_app(app: Flask) -> None:
@@ -94,9 +91,7 @@ def receive(*, photo: Photo, stream, declared_sha256: str | None) -> bool:
         if photo.received_at is not None:
             return False
         try:
-            info = pipeline.inspect(received.path, max_pixels=int(config["PHOTO_MAX_PIXELS"]))
-            renditions = {name: pipeline.render(received.path, max_side=int(config[key]))
-                          for name, key in RENDITIONS.items()}
+            info, renditions = _process(received.path)
         except pipeline.PhotoRejected as rejected:
             raise ProblemError(rejected.code, rejected.detail) from None
         store = storage()
@@ -104,8 +99,7 @@ def receive(*, photo: Photo, stream, declared_sha256: str | None) -> bool:
             store.put_bytes(rendition_key(received.sha256, name), data)
         store.put_file(received.sha256, received.path)
     finally:
-        if received.path.exists():
-            os.unlink(received.path)
+        received.path.unlink(missing_ok=True)
     taken_at = info.taken_at(clock.zone())
     values = dict(received_at=utcnow(), content_type=info.content_type, size=received.size, width=info.width,
                   height=info.height, orientation=info.orientation, taken_at=taken_at,
@@ -130,6 +124,25 @@ def _reference(photo: Photo) -> dict:
     if photo.role == "after" and photo.hazard_id is not None:
         reference["reported_at"] = db.session.get(Hazard, photo.hazard_id).created_at
     return reference
+
+
+def _process(path: Path) -> tuple[pipeline.PhotoInfo, dict[str, bytes]]:
+    """Prove the pixels whole, read the metadata, and make the renditions.
+
+    The thumbnail is made from the display rendition: a HEIC decodes at full
+    size every time it is opened, and a 1600 px JPEG is far cheaper to decode.
+    """
+    config = current_app.config
+    max_pixels = int(config["PHOTO_MAX_PIXELS"])
+    info = pipeline.inspect(path, max_pixels=max_pixels)
+    display = pipeline.render(path, max_side=int(config["PHOTO_DISPLAY_PX"]), max_pixels=max_pixels)
+    display_path = path.with_name(path.name + ".display.jpg")
+    try:
+        display_path.write_bytes(display)
+        thumbnail = pipeline.render(display_path, max_side=int(config["PHOTO_THUMBNAIL_PX"]))
+    finally:
+        display_path.unlink(missing_ok=True)
+    return info, {"display": display, "thumbnail": thumbnail}
 
 
 def photo_flags(gps, taken_at, reference: dict) -> list[dict]:
