@@ -58,17 +58,17 @@ def list_subjects(*, districts: frozenset[str] | None, domain: str | None = None
         except ValueError:
             raise validation_error("cursor", "not a cursor this server gave; start again without it") from None
     query = query.order_by(Subject.id)
+    if near is None:
+        query = query.limit(limit + 1)
+    rows = db.session.scalars(query.execution_options(yield_per=limit + 1))
     page: list[Subject] = []
-    # The bounding box is exact enough for the index; the true distance filters what it lets through.
-    for batch_start in range(0, 1_000_000, limit + 1):
-        rows = db.session.scalars(query.offset(batch_start).limit(limit + 1)).all()
-        for row in rows:
-            if near is None or crs.distance_m(near, (row.lat, row.lon)) <= radius_m:
-                page.append(row)
-                if len(page) > limit:
-                    return page[:limit], pagination.encode([str(page[limit - 1].id)])
-        if len(rows) <= limit:
-            break
+    for row in rows:
+        # The bounding box narrows the search on the index; the true distance decides.
+        if near is None or crs.distance_m(near, (row.lat, row.lon)) <= radius_m:
+            page.append(row)
+            if len(page) > limit:
+                rows.close()
+                return page[:limit], pagination.encode([str(page[limit - 1].id)])
     return page, None
 
 
