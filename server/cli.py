@@ -61,7 +61,11 @@ def seed(if_empty):
     """Fill the database with a small realistic city and print the demo accounts."""
     from server import demo
 
-    accounts = demo.seed(if_empty=if_empty)
+    try:
+        accounts = demo.seed(if_empty=if_empty)
+    except ProblemError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
     if accounts is None:
         click.echo("database already has data; demo seed skipped")
         return

@@ -15,6 +15,7 @@ import csv
 import math
 import re
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
+from server import clock
 from server.accounts.models import District
 from server.extensions import db
 from server.geo import crs as crs_module
@@ -169,7 +171,7 @@ def _positive(value: str) -> float:
 
 
 def _current_year() -> int:
-    return date.today().year
+    return clock.today().year
 
 
 def _multi(options: tuple[str, ...]) -> Callable[[str], list[str]]:
@@ -308,7 +310,7 @@ class _Source:
 
             try:
                 self._workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-            except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+            except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
                 raise _FileError(f"not a readable XLSX workbook ({exc})") from None
             if not self._workbook.worksheets:
                 raise _FileError("the workbook has no sheet")
@@ -317,14 +319,17 @@ class _Source:
                 self.total = max(sheet.max_row - 1, 0)
 
     def rows(self) -> Iterator[list[str]]:
-        """Yield every row, header first, as lists of cell text."""
-        if self.kind == "csv":
-            with self.path.open(encoding=self.encoding, newline="") as handle:
-                for record in csv.reader(handle):
-                    yield [cell.strip() for cell in record]
-        else:
-            for values in self._workbook.worksheets[0].iter_rows(values_only=True):
-                yield [_cell_text(v) for v in values]
+        """Yield every row, header first, as lists of cell text; raise _FileError where reading fails."""
+        try:
+            if self.kind == "csv":
+                with self.path.open(encoding=self.encoding, newline="") as handle:
+                    for record in csv.reader(handle):
+                        yield [cell.strip() for cell in record]
+            else:
+                for values in self._workbook.worksheets[0].iter_rows(values_only=True):
+                    yield [_cell_text(v) for v in values]
+        except (csv.Error, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+            raise _FileError(f"the file cannot be read beyond this point ({exc})") from None
 
     def close(self) -> None:
         """Release the workbook's file handle."""
@@ -350,8 +355,18 @@ class _Row:
     lon: float
     source_crs: str
     attributes: dict
-    # credit code -> (name, kind), in the order the row names them
-    enterprises: dict[str, tuple[str, str]]
+    # credit code -> enterprise named by the row, in the order the row names them
+    enterprises: dict[str, _EnterpriseRef]
+
+
+@dataclass
+class _EnterpriseRef:
+    """An enterprise as a row names it; ``explicit`` when its kind came from the enterprise_kind column."""
+
+    name: str
+    kind: str
+    explicit: bool
+    column: str  # the credit code column that named it first
 
 
 class _Validator:
@@ -391,18 +406,17 @@ class _Validator:
             except ValueError as exc:
                 problems.append(f"lat/lon: {exc}")
 
-        enterprises: dict[str, tuple[str, str]] = {}
-        sources: dict[str, str] = {}
+        enterprises: dict[str, _EnterpriseRef] = {}
 
         def add_enterprise(prefix: str, code: str | None, ent_name: str | None, kind: str | None) -> None:
             if code is None or ent_name is None or kind is None:
                 return
-            if code in enterprises and enterprises[code] != (ent_name, kind):
-                problems.append(f"{prefix}_credit_code: {code} is also given in {sources[code]}_credit_code "
-                                f"with another name or kind")
-                return
-            enterprises[code] = (ent_name, kind)
-            sources.setdefault(code, prefix)
+            known = enterprises.get(code)
+            if known is None:
+                enterprises[code] = _EnterpriseRef(ent_name, kind, prefix == "enterprise", f"{prefix}_credit_code")
+            elif known.name != ent_name:
+                problems.append(f"{prefix}_name: {code} is called {known.name!r} in "
+                                f"{known.column.removesuffix('_credit_code')}_name")
 
         main_code = take("enterprise_credit_code", _credit_code, required=False)
         main_given = bool(cells.get("enterprise_credit_code") or cells.get("enterprise_name")
@@ -530,8 +544,8 @@ class _Writer:
     def _upsert(self, row: _Row, subject: Subject | None) -> str:
         enterprise_changed = False
         wanted: list[uuid.UUID] = []
-        for code, (name, kind) in row.enterprises.items():
-            enterprise, changed = self._enterprise(code, name, kind)
+        for code, ref in row.enterprises.items():
+            enterprise, changed = self._enterprise(code, ref)
             enterprise_changed |= changed
             wanted.append(enterprise.id)
         if enterprise_changed:
@@ -556,19 +570,21 @@ class _Writer:
             changed = True
         return "updated" if changed else "unchanged"
 
-    def _enterprise(self, code: str, name: str, kind: str) -> tuple[Enterprise, bool]:
+    def _enterprise(self, code: str, ref: _EnterpriseRef) -> tuple[Enterprise, bool]:
+        """Create or update an enterprise; a site role sets the kind of a new enterprise only."""
         enterprise = self.enterprises.get(code)
         if enterprise is None:
             enterprise = db.session.scalar(select(Enterprise).where(Enterprise.credit_code == code))
         if enterprise is None:
-            enterprise = Enterprise(id=uuid.uuid4(), credit_code=code, name=name, kind=kind)
+            enterprise = Enterprise(id=uuid.uuid4(), credit_code=code, name=ref.name, kind=ref.kind)
             db.session.add(enterprise)
             self.enterprises[code] = enterprise
             self.report.enterprises_created += 1
             return enterprise, True
         self.enterprises[code] = enterprise
-        if enterprise.name != name or enterprise.kind != kind:
-            enterprise.name, enterprise.kind = name, kind
+        kind = ref.kind if ref.explicit else enterprise.kind
+        if enterprise.name != ref.name or enterprise.kind != kind:
+            enterprise.name, enterprise.kind = ref.name, kind
             self.report.enterprises_updated += 1
             return enterprise, True
         return enterprise, False
@@ -587,6 +603,9 @@ class _Importer:
         self.validator = _Validator()
         self.writer = _Writer(report)
         self.first_seen: dict[str, int] = {}
+        # credit code -> (name, its row), (explicit kind, its row) from the rows accepted so far
+        self.enterprise_names: dict[str, tuple[str, int]] = {}
+        self.enterprise_kinds: dict[str, tuple[str, int]] = {}
         self.pending: list[_Row] = []
 
     def add(self, number: int, cells: dict[str, str]) -> None:
@@ -599,12 +618,38 @@ class _Importer:
             if first != number:
                 problems = [f"external_ref: duplicate of row {first}", *problems]
                 row = None
+        if row is not None:
+            problems = self._contradictions(row)
+            if problems:
+                row = None
         if row is None:
             self.report.errors.append(RowError(number, "; ".join(problems)))
         else:
+            self._remember(row)
             self.pending.append(row)
         if len(self.pending) >= BATCH_ROWS:
             self.flush()
+
+    def _contradictions(self, row: _Row) -> list[str]:
+        """Return problems where the row names an enterprise differently from an earlier row of the file."""
+        problems = []
+        for code, ref in row.enterprises.items():
+            name, name_row = self.enterprise_names.get(code, (ref.name, 0))
+            if ref.name != name:
+                column = ref.column.removesuffix("_credit_code")
+                problems.append(f"{column}_name: {code} is called {name!r} in row {name_row}; "
+                                f"one file must give an enterprise one name")
+            kind, kind_row = self.enterprise_kinds.get(code, (ref.kind, 0))
+            if ref.explicit and ref.kind != kind:
+                problems.append(f"enterprise_kind: {code} is a {kind} in row {kind_row}; "
+                                f"one file must give an enterprise one kind")
+        return problems
+
+    def _remember(self, row: _Row) -> None:
+        for code, ref in row.enterprises.items():
+            self.enterprise_names.setdefault(code, (ref.name, row.number))
+            if ref.explicit:
+                self.enterprise_kinds.setdefault(code, (ref.kind, row.number))
 
     def flush(self) -> None:
         """Write the queued rows (and commit them when this import owns the transaction)."""
@@ -634,43 +679,45 @@ def _header(cells: list[str], report: ImportReport) -> list[str | None]:
 def import_file(path: str | Path, *, progress: bool = False) -> ImportReport:
     """Import subjects and enterprises from a CSV or XLSX file, committing every ~500 rows."""
     report = ImportReport()
-    path = Path(path)
     try:
-        source = _Source(path, count=progress)
+        source = _Source(Path(path), count=progress)
     except _FileError as exc:
         report.errors.append(RowError(1, str(exc)))
         return report
+    number = 1
     try:
         rows = source.rows()
         header_cells = next(rows, None)
         if header_cells is None:
-            report.errors.append(RowError(1, "the file is empty; the first row must name the columns"))
-            return report
-        try:
-            columns = _header(header_cells, report)
-        except _FileError as exc:
-            report.errors.append(RowError(1, str(exc)))
-            return report
+            raise _FileError("the file is empty; the first row must name the columns")
+        columns = _header(header_cells, report)
         importer = _Importer(report, commit=True)
+        unnamed = {index for index, cell in enumerate(header_cells) if not cell.strip()}
         unnamed_values = False
         with tqdm(total=source.total, disable=not progress, unit="row", desc="import") as bar:
-            for number, cells in enumerate(rows, start=2):
-                bar.update(1)
-                if not any(cells):
-                    continue
-                named: dict[str, str] = {}
-                for index, value in enumerate(cells):
-                    column = columns[index] if index < len(columns) else None
-                    if column is not None:
-                        named[column] = value
-                    elif value and (index >= len(columns) or not header_cells[index].strip()):
-                        unnamed_values = True
-                importer.add(number, named)
-            importer.flush()
+            try:
+                for number, cells in enumerate(rows, start=2):
+                    bar.update(1)
+                    if not any(cells):
+                        continue
+                    named: dict[str, str] = {}
+                    for index, value in enumerate(cells):
+                        column = columns[index] if index < len(columns) else None
+                        if column is not None:
+                            named[column] = value
+                        elif value and (index >= len(columns) or index in unnamed):
+                            unnamed_values = True
+                    importer.add(number, named)
+            finally:
+                # Rows read before a read failure are still written.
+                importer.flush()
         if unnamed_values:
             report.warnings.append("values in columns without a name in the header were ignored")
+    except _FileError as exc:
+        report.errors.append(RowError(number if number == 1 else number + 1, str(exc)))
     finally:
         source.close()
+    report.errors.sort(key=lambda error: error.row)
     return report
 
 
@@ -686,4 +733,5 @@ def import_rows(rows: Iterable[dict[str, object]], *, first_row: int = 2) -> Imp
         if any(cells.values()):
             importer.add(number, cells)
     importer.flush()
+    report.errors.sort(key=lambda error: error.row)
     return report
