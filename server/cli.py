@@ -67,8 +67,8 @@ def seed(if_empty):
         db.session.rollback()
         raise click.ClickException(error.detail) from None
     if accounts is None:
-        click.echo("database already has data; demo seed skipped")
-        return
+        click.echo("the database already has data: demo seed skipped")
+        accounts = demo.accounts()
     click.echo("demo accounts (username / password / roles / districts):")
     for account in accounts:
         click.echo(f"  {account['username']:<14} {account['password']:<18} {account['roles']:<12} {account['districts']}")

@@ -356,11 +356,13 @@ def seed(*, if_empty: bool) -> list[dict] | None:
     db.session.add_all(SubjectEnterprise(subject_id=subject_ids[ref], enterprise_id=manager_ids[name])
                        for ref, name in managers.items())
 
-    accounts = []
     for username, name, roles, districts in ACCOUNTS:
-        password = _password(username)
-        create_user(username=username, password=password, roles=roles, districts=districts, name=name)
-        accounts.append({"username": username, "password": password, "roles": ",".join(roles),
-                         "districts": ",".join(districts) or "-"})
+        create_user(username=username, password=_password(username), roles=roles, districts=districts, name=name)
     db.session.commit()
-    return accounts
+    return accounts()
+
+
+def accounts() -> list[dict]:
+    """Return the demo accounts as they are printed: username, password, roles, districts."""
+    return [{"username": username, "password": _password(username), "roles": ",".join(roles),
+             "districts": ",".join(districts) or "-"} for username, _name, roles, districts in ACCOUNTS]
