@@ -81,5 +81,7 @@ def _import_models() -> None:
     import server.accounts.models  # noqa: F401
     import server.hazards.models  # noqa: F401
     import server.inspections.models  # noqa: F401
+    import server.notifications.models  # noqa: F401
     import server.photos.models  # noqa: F401
     import server.registry.models  # noqa: F401
+    import server.scheduler.models  # noqa: F401

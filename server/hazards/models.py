@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database import UTCDateTime, utcnow
@@ -30,6 +30,9 @@ class Hazard(db.Model):
     deadline: Mapped[date] = mapped_column(Date)
     fixed_on_spot: Mapped[bool] = mapped_column(Boolean, default=False)
     enterprise_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"), index=True)
+    # 五落实 of a major hazard: responsible, measures, funds_yuan, deadline, contingency_plan.
+    plan: Mapped[dict | None] = mapped_column(JSON)
     reported_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -57,4 +60,18 @@ class HazardEvent(db.Model):
     # The phone's id for a rectification or review, so that a retry is recognised.
     client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     payload_hash: Mapped[str | None] = mapped_column(String(64))
+    # Closing-evidence checks seen by a reviewer, and whether the reviewer accepted despite a failure.
+    checks: Mapped[list | None] = mapped_column(JSON)
     hazard: Mapped[Hazard] = relationship(back_populates="events")
+
+    __table_args__ = (Index("ix_hazard_event_at", "at"),)
+
+
+class Supervision(db.Model):
+    """A major hazard listed for supervision (挂牌督办) by a supervising unit, lifted on closure."""
+
+    __tablename__ = "supervision"
+    hazard_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hazard.id"), primary_key=True)
+    supervising_unit: Mapped[str] = mapped_column(String(200))
+    listed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

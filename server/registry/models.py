@@ -28,7 +28,7 @@ class SubjectEnterprise(db.Model):
 
     __tablename__ = "subject_enterprise"
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"), primary_key=True)
-    enterprise_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("enterprise.id"), primary_key=True)
+    enterprise_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("enterprise.id"), primary_key=True, index=True)
 
 
 class Subject(db.Model):

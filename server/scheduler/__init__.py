@@ -1,0 +1,1 @@
+"""Periodic jobs (APScheduler) and how they are started."""
