@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
@@ -17,11 +20,15 @@ class ProblemApi(Api):
         return errors.handle_http_exception(error)
 
 
+def resource_modules() -> list:
+    """Return every module of this package that defines a blueprint ``blp``, in name order."""
+    modules = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)]
+    return [module for module in modules if hasattr(module, "blp")]
+
+
 def init_api(app: Flask) -> ProblemApi:
     """Register the API blueprints, the security scheme and the locally served Swagger UI."""
     import swagger_ui_bundle
-
-    from field_app_api import auth, hazards, inspections, photos, reference
 
     api = ProblemApi(app, spec_kwargs={
         "info": {"description": "The contract with the phone app: see docs/api.md."},
@@ -37,7 +44,7 @@ def init_api(app: Flask) -> ProblemApi:
         },
         "required": ["type", "title", "status", "detail", "code"],
     })
-    for module in (auth, reference, inspections, photos, hazards):
+    for module in resource_modules():
         api.register_blueprint(module.blp, url_prefix=PREFIX)
 
     assets = swagger_ui_bundle.swagger_ui_path

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
+import pkgutil
 import sys
 
 import click
@@ -75,6 +78,11 @@ def seed(if_empty):
 
 
 def register_cli(app: Flask) -> None:
-    """Attach the command groups to the app."""
+    """Attach the command groups: these, and the ``commands`` of each domain package's ``cli`` module."""
     for group in (users_cli, registry_cli, demo_cli):
         app.cli.add_command(group)
+    import server
+    for info in pkgutil.iter_modules(server.__path__):
+        if info.ispkg and importlib.util.find_spec(f"server.{info.name}.cli") is not None:
+            for command in importlib.import_module(f"server.{info.name}.cli").commands:
+                app.cli.add_command(command)

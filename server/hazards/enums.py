@@ -28,3 +28,4 @@ class Action(StrEnum):
     RECTIFY = "rectification"
     ACCEPT = "review_accepted"
     REJECT = "review_rejected"
+    REOPEN = "reopened"

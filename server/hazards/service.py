@@ -24,6 +24,8 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
     Action.RECTIFY: (frozenset({Status.REPORTED, Status.RECTIFYING}), Status.PENDING_REVIEW),
     Action.ACCEPT: (frozenset({Status.PENDING_REVIEW}), Status.CLOSED),
     Action.REJECT: (frozenset({Status.PENDING_REVIEW}), Status.RECTIFYING),
+    # Re-inspection (回头看) found a closed hazard again: a recurrence.
+    Action.REOPEN: (frozenset({Status.CLOSED}), Status.RECTIFYING),
 }
 
 

@@ -20,7 +20,7 @@ def test_allowed_actions_follow_the_table():
     assert hazard_service.allowed_actions(Status.REPORTED) == ["fixed_on_spot", "notified", "rectification"]
     assert hazard_service.allowed_actions(Status.RECTIFYING) == ["rectification"]
     assert hazard_service.allowed_actions(Status.PENDING_REVIEW) == ["review_accepted", "review_rejected"]
-    assert hazard_service.allowed_actions(Status.CLOSED) == []
+    assert hazard_service.allowed_actions(Status.CLOSED) == ["reopened"]
 
 
 def _hazard(app):
