@@ -45,38 +45,48 @@ def _answer(event, created: bool):
     return {**result, "hazard": shapes.hazard(event.hazard)}, 201 if created else 200
 
 
-def _commit_or_replay(run, retry):
-    """Commit ``run()``; when a concurrent request with the same id won the race, answer as its retry."""
+def _commit_or_replay(run):
+    """Commit ``run()``; when a concurrent request with the same id won the race, run it again as its retry."""
     try:
         event, created = run()
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        event, created = retry()
+        event, created = run()
     return _answer(event, created)
 
 
-@blp.route("/hazards/<uuid:hazard_id>/rectifications", methods=["POST"])
-@login_required(Role.INSPECTOR, Role.LEADER)
-@blp.arguments(schemas.RectificationInSchema)
-@blp.response(201, schemas.TransitionResultSchema)
-@blp.alt_response(200, schema=schemas.TransitionResultSchema, description="A retry")
-@blp.doc(security=SECURITY)
-def rectify(body, hazard_id):
-    """Report a rectification with its after photos; the hazard waits for review."""
-    def run():
-        return hazard_flows.rectify(hazard_id=hazard_id, data=body, actor=current_user(), districts=visible_districts())
-    return _commit_or_replay(run, run)
+def _act(flow, body, hazard_id):
+    """Run one hazard flow for the current user and answer it (201 new, 200 a retry)."""
+    return _commit_or_replay(lambda: flow(hazard_id=hazard_id, data=body, actor=current_user(),
+                                          districts=visible_districts()))
 
 
-@blp.route("/hazards/<uuid:hazard_id>/reviews", methods=["POST"])
-@login_required(Role.INSPECTOR, Role.LEADER)
-@blp.arguments(schemas.ReviewInSchema)
-@blp.response(201, schemas.TransitionResultSchema)
-@blp.alt_response(200, schema=schemas.TransitionResultSchema, description="A retry")
-@blp.doc(security=SECURITY)
-def review(body, hazard_id):
-    """Accept (close) or reject (back to rectifying) a rectification."""
-    def run():
-        return hazard_flows.review(hazard_id=hazard_id, data=body, actor=current_user(), districts=visible_districts())
-    return _commit_or_replay(run, run)
+def _action_route(path: str, schema, summary: str, flow, roles=(Role.INSPECTOR, Role.LEADER)):
+    """Register POST /hazards/{id}/<path>: one idempotent action on a hazard."""
+
+    def view(body, hazard_id):
+        return _act(flow, body, hazard_id)
+
+    view.__name__ = path.replace("-", "_")
+    view.__doc__ = summary
+    decorated = blp.doc(security=SECURITY)(view)
+    decorated = blp.alt_response(200, schema=schemas.TransitionResultSchema, description="A retry")(decorated)
+    decorated = blp.response(201, schemas.TransitionResultSchema)(decorated)
+    decorated = blp.arguments(schema)(decorated)
+    decorated = login_required(*roles)(decorated)
+    blp.route(f"/hazards/<uuid:hazard_id>/{path}", methods=["POST"])(decorated)
+
+
+_action_route("rectifications", schemas.RectificationInSchema,
+              "Report a rectification with its after photos; the hazard waits for review.", hazard_flows.rectify)
+_action_route("reviews", schemas.ReviewInSchema,
+              "Accept (close) or reject (back to rectifying) a rectification; a major hazard only by a leader.",
+              hazard_flows.review)
+_action_route("plan", schemas.PlanInSchema,
+              "Record the five implementations (五落实) a major hazard needs before rectification.",
+              hazard_flows.plan)
+_action_route("notices", schemas.NoticeInSchema,
+              "Issue the rectification notice (整改通知): the hazard starts rectifying.", hazard_flows.notify)
+_action_route("explanations", schemas.ExplanationInSchema,
+              "Carry an overdue hazard on the books (挂账) with a written explanation.", hazard_flows.explain)

@@ -227,6 +227,20 @@ class PhotoSchema(Schema):
 
 # --- hazards ---------------------------------------------------------------------------------------
 
+class PlanSchema(Schema):
+    responsible = fields.String(allow_none=True)
+    measures = fields.String(allow_none=True)
+    funds_yuan = fields.Float(allow_none=True)
+    deadline = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD"})
+    contingency_plan = fields.String(allow_none=True)
+
+
+class SupervisionSchema(Schema):
+    supervising_unit = fields.String()
+    listed_at = LocalDateTime()
+    lifted_at = LocalDateTime(allow_none=True)
+
+
 class HazardSchema(Schema):
     id = fields.UUID()
     inspection_id = fields.UUID()
@@ -242,8 +256,20 @@ class HazardSchema(Schema):
     overdue = fields.Boolean()
     fixed_on_spot = fields.Boolean()
     enterprise_id = fields.UUID(allow_none=True)
+    campaign_id = fields.Integer(allow_none=True)
     created_at = LocalDateTime()
     closed_at = LocalDateTime(allow_none=True)
+    plan = fields.Nested(PlanSchema, allow_none=True, metadata={"description": "五落实 of a major hazard"})
+    supervision = fields.Nested(SupervisionSchema, allow_none=True, metadata={"description": "挂牌督办"})
+    carried = fields.Boolean(metadata={"description": "overdue with a written explanation (挂账)"})
+    recurrences = fields.Integer(metadata={"description": "times re-inspection found it again"})
+
+
+class CheckSchema(Schema):
+    code = fields.String()
+    passed = fields.Boolean()
+    detail = fields.String()
+    photo_id = fields.String()
 
 
 class ActorSchema(Schema):
@@ -254,6 +280,7 @@ class ActorSchema(Schema):
 
 class EventSchema(Schema):
     id = fields.UUID(allow_none=True, metadata={"description": "the phone's id of a rectification or review"})
+    checks = fields.List(fields.Nested(CheckSchema), allow_none=True)
     type = fields.String()
     at = LocalDateTime()
     actor = fields.Nested(ActorSchema)
@@ -266,6 +293,8 @@ class EventSchema(Schema):
 class HazardDetailSchema(HazardSchema):
     events = fields.List(fields.Nested(EventSchema))
     allowed_actions = fields.List(fields.String())
+    evidence_checks = fields.List(fields.Nested(CheckSchema),
+                                  metadata={"description": "closing-evidence checks of the latest rectification"})
 
 
 class HazardQuerySchema(Schema):
@@ -297,6 +326,28 @@ class ReviewInSchema(Schema):
     id = fields.UUID(required=True)
     decision = fields.String(required=True, validate=validate.OneOf(["accept", "reject"]))
     note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class PlanInSchema(Schema):
+    id = fields.UUID(required=True)
+    responsible = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
+                                metadata={"description": "责任: responsible unit and person"})
+    measures = fields.String(load_default=None, validate=validate.Length(min=1, max=4000), metadata={"description": "措施"})
+    funds_yuan = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(0, 1e10),
+                              metadata={"description": "资金"})
+    deadline = fields.Date(load_default=None, metadata={"description": "时限"})
+    contingency_plan = fields.String(load_default=None, validate=validate.Length(min=1, max=4000),
+                                     metadata={"description": "预案"})
+
+
+class NoticeInSchema(Schema):
+    id = fields.UUID(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class ExplanationInSchema(Schema):
+    id = fields.UUID(required=True)
+    note = fields.String(required=True, validate=validate.Length(min=1, max=4000))
 
 
 class TransitionResultSchema(Schema):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.accounts.models import User
+from server.hazards import evidence
 from server.hazards import service as hazard_service
 from server.photos import service as photo_service
 
@@ -26,16 +27,23 @@ def photo(row) -> dict:
 
 
 def hazard(row) -> dict:
+    listing = hazard_service.supervision(row)
     return {"id": row.id, "inspection_id": row.inspection_id, "subject_id": row.subject_id,
             "district": row.district_code, "domain": row.domain, "item": row.item_code, "category": row.category,
             "description": row.description, "severity": row.severity, "status": row.status,
             "deadline": row.deadline, "overdue": hazard_service.is_overdue(row), "fixed_on_spot": row.fixed_on_spot,
-            "enterprise_id": row.enterprise_id, "created_at": row.created_at, "closed_at": row.closed_at}
+            "enterprise_id": row.enterprise_id, "campaign_id": row.campaign_id, "created_at": row.created_at,
+            "closed_at": row.closed_at, "plan": row.plan, "carried": hazard_service.is_carried(row),
+            "recurrences": hazard_service.recurrences(row),
+            "supervision": None if listing is None else {
+                "supervising_unit": listing.supervising_unit, "listed_at": listing.listed_at,
+                "lifted_at": listing.lifted_at}}
 
 
 def hazard_detail(row, actors: dict[int, User]) -> dict:
     photos = photo_service.for_events([e.id for e in row.events])
     events = [{"id": e.client_id, "type": e.type, "at": e.at, "actor": user(actors[e.actor_id]), "note": e.note,
-               "from_status": e.from_status, "to_status": e.to_status,
+               "from_status": e.from_status, "to_status": e.to_status, "checks": e.checks,
                "photos": [photo(p) for p in photos.get(e.id, [])]} for e in row.events]
-    return {**hazard(row), "events": events, "allowed_actions": hazard_service.allowed_actions(row.status)}
+    return {**hazard(row), "events": events, "allowed_actions": hazard_service.allowed_actions(row.status),
+            "evidence_checks": evidence.checks(row) if row.status == "pending_review" else []}

@@ -29,3 +29,14 @@ class Action(StrEnum):
     ACCEPT = "review_accepted"
     REJECT = "review_rejected"
     REOPEN = "reopened"
+
+
+class Record(StrEnum):
+    """Events that record something about a hazard without changing its state."""
+
+    PLAN = "plan_recorded"
+    EXPLAIN_OVERDUE = "overdue_explained"
+    OVERDUE_ESCALATED = "overdue_escalated"
+
+
+PLAN_FIELDS = ("responsible", "measures", "funds_yuan", "deadline", "contingency_plan")  # 五落实

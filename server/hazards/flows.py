@@ -7,7 +7,8 @@ from typing import Callable
 
 from server import canonical
 from server.accounts.models import User
-from server.errors import ProblemError
+from server.errors import ProblemError, validation_error
+from server.hazards import evidence
 from server.hazards import service as hazard_service
 from server.hazards.enums import Action
 from server.hazards.models import Hazard, HazardEvent
@@ -59,10 +60,38 @@ def review(*, hazard_id: uuid.UUID, data: dict, actor: User,
     def perform(payload_hash: str) -> HazardEvent:
         hazard_service.check_reviewer(hazard=hazard, actor=actor)
         action = Action.ACCEPT if data["decision"] == "accept" else Action.REJECT
-        return hazard_service.transition(hazard=hazard, action=action, actor=actor, note=data.get("note"),
-                                         client_id=data["id"], payload_hash=payload_hash)
+        checks = evidence.checks(hazard)
+        if action == Action.ACCEPT and evidence.failed(checks) and not (data.get("note") or "").strip():
+            raise validation_error("note", "some closing-evidence checks failed: accepting anyway needs a note")
+        event = hazard_service.transition(hazard=hazard, action=action, actor=actor, note=data.get("note"),
+                                          client_id=data["id"], payload_hash=payload_hash)
+        event.checks = checks
+        return event
 
     return _once(hazard=hazard, data=data, perform=perform)
+
+
+def plan(*, hazard_id: uuid.UUID, data: dict, actor: User, districts: frozenset[str] | None) -> tuple[HazardEvent, bool]:
+    """Record the five implementations (五落实) of a major hazard; return the event and whether it is new."""
+    hazard = hazard_service.get_for_update(hazard_id=hazard_id, districts=districts)
+    fields = {k: v for k, v in data.items() if k != "id"}
+    return _once(hazard=hazard, data=data, perform=lambda payload_hash: hazard_service.record_plan(
+        hazard=hazard, plan=fields, actor=actor, client_id=data["id"], payload_hash=payload_hash))
+
+
+def notify(*, hazard_id: uuid.UUID, data: dict, actor: User, districts: frozenset[str] | None) -> tuple[HazardEvent, bool]:
+    """Issue the rectification notice (整改通知): the hazard starts rectifying."""
+    hazard = hazard_service.get_for_update(hazard_id=hazard_id, districts=districts)
+    return _once(hazard=hazard, data=data, perform=lambda payload_hash: hazard_service.transition(
+        hazard=hazard, action=Action.NOTIFY, actor=actor, note=data.get("note"), client_id=data["id"],
+        payload_hash=payload_hash))
+
+
+def explain(*, hazard_id: uuid.UUID, data: dict, actor: User, districts: frozenset[str] | None) -> tuple[HazardEvent, bool]:
+    """Carry an overdue hazard on the books (挂账) with a written explanation."""
+    hazard = hazard_service.get_for_update(hazard_id=hazard_id, districts=districts)
+    return _once(hazard=hazard, data=data, perform=lambda payload_hash: hazard_service.explain_overdue(
+        hazard=hazard, note=data["note"], actor=actor, client_id=data["id"], payload_hash=payload_hash))
 
 
 def transition_answer(event: HazardEvent) -> dict:

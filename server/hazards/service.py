@@ -13,8 +13,8 @@ from server.accounts.models import User
 from server.database import utcnow
 from server.errors import ProblemError
 from server.extensions import db
-from server.hazards.enums import Action, Severity, Status
-from server.hazards.models import Hazard, HazardEvent
+from server.hazards.enums import PLAN_FIELDS, Action, Record, Severity, Status
+from server.hazards.models import Hazard, HazardEvent, Supervision
 from server.registry.service import scoped
 
 # action -> (states it may start from, state it leads to)
@@ -48,14 +48,52 @@ def default_deadline(*, severity: str, reported_on: date, days: dict[str, int], 
     return reported_on + timedelta(days=item_days if item_days is not None else days[severity])
 
 
-def report(*, hazard: Hazard, actor: User, note: str | None = None) -> HazardEvent:
-    """Record a new hazard with its first event."""
+def report(*, hazard: Hazard, actor: User, supervising_unit: str, note: str | None = None) -> HazardEvent:
+    """Record a new hazard with its first event; a major hazard is listed for supervision (挂牌督办) at once."""
     hazard.status = Status.REPORTED
     db.session.add(hazard)
     event = HazardEvent(hazard=hazard, type=Action.REPORT, actor_id=actor.id, note=note,
                         from_status=None, to_status=Status.REPORTED, at=hazard.created_at)
     db.session.add(event)
+    if hazard.severity == Severity.MAJOR:
+        db.session.flush()
+        db.session.add(Supervision(hazard_id=hazard.id, supervising_unit=supervising_unit, listed_at=hazard.created_at))
     return event
+
+
+def plan_missing(hazard: Hazard) -> list[str]:
+    """Return the parts of the five implementations (五落实) a major hazard still lacks."""
+    if hazard.severity != Severity.MAJOR:
+        return []
+    plan = hazard.plan or {}
+    return [name for name in PLAN_FIELDS if plan.get(name) in (None, "", [])]
+
+
+def _check_preconditions(hazard: Hazard, action: Action) -> None:
+    """Refuse to start rectifying a major hazard before its five implementations are recorded."""
+    if action in (Action.NOTIFY, Action.RECTIFY) and (missing := plan_missing(hazard)):
+        raise ProblemError(
+            "invalid_transition",
+            f"A major hazard needs its five implementations (五落实) before rectification; missing: {', '.join(missing)}.",
+            extra={"current_status": hazard.status, "allowed_actions": allowed_actions(hazard.status),
+                   "missing_plan": missing})
+
+
+def record(*, hazard: Hazard, kind: Record, actor: User, note: str | None = None, client_id: uuid.UUID | None = None,
+           payload_hash: str | None = None, at: datetime | None = None) -> HazardEvent:
+    """Write an event that records something without changing the hazard's state."""
+    event = HazardEvent(hazard=hazard, type=kind, actor_id=actor.id, note=note, from_status=hazard.status,
+                        to_status=hazard.status, client_id=client_id, payload_hash=payload_hash, at=at or utcnow())
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def _follow_supervision(hazard: Hazard, at: datetime) -> None:
+    """Lift the supervision listing when a hazard closes; list it again when it is reopened."""
+    listing = db.session.get(Supervision, hazard.id)
+    if listing is not None:
+        listing.lifted_at = at if hazard.status == Status.CLOSED else None
 
 
 def transition(*, hazard: Hazard, action: Action, actor: User, note: str | None = None,
@@ -69,6 +107,7 @@ def transition(*, hazard: Hazard, action: Action, actor: User, note: str | None 
     sources, target = TRANSITIONS[action]
     if hazard.status not in sources:
         raise _refuse(hazard, action)
+    _check_preconditions(hazard, action)
     at = at or utcnow()
     values = {"status": target, "closed_at": at if target == Status.CLOSED else None}
     result = db.session.execute(
@@ -79,6 +118,7 @@ def transition(*, hazard: Hazard, action: Action, actor: User, note: str | None 
         raise _refuse(hazard, action)
     previous = hazard.status
     hazard.status, hazard.closed_at = target, values["closed_at"]
+    _follow_supervision(hazard, at)
     db.session.flush()
     event = HazardEvent(hazard=hazard, type=action, actor_id=actor.id, note=note, from_status=previous,
                         to_status=target, client_id=client_id, payload_hash=payload_hash, at=at)
@@ -108,6 +148,43 @@ def replayed_event(*, client_id: uuid.UUID, hazard: Hazard, payload_hash: str) -
 def is_overdue(hazard: Hazard, today: date | None = None) -> bool:
     """Return whether a hazard is past its deadline and still open (derived, never stored)."""
     return hazard.status != Status.CLOSED and hazard.deadline < (today or clock.today())
+
+
+def is_carried(hazard: Hazard, today: date | None = None) -> bool:
+    """Return whether an overdue hazard is carried on the books (挂账): overdue with a written explanation."""
+    return is_overdue(hazard, today) and any(e.type == Record.EXPLAIN_OVERDUE for e in hazard.events)
+
+
+def recurrences(hazard: Hazard) -> int:
+    """Return how many times re-inspection found the hazard again after it was closed."""
+    return sum(1 for e in hazard.events if e.type == Action.REOPEN)
+
+
+def record_plan(*, hazard: Hazard, plan: dict, actor: User, client_id: uuid.UUID, payload_hash: str) -> HazardEvent:
+    """Record (or complete) the five implementations of a major hazard."""
+    if hazard.severity != Severity.MAJOR:
+        raise ProblemError("invalid_transition", "Only a major hazard has five implementations (五落实).",
+                           extra={"current_status": hazard.status, "allowed_actions": allowed_actions(hazard.status)})
+    if hazard.status == Status.CLOSED:
+        raise _refuse(hazard, Action.RECTIFY)
+    given = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in plan.items() if v is not None}
+    hazard.plan = {**(hazard.plan or {}), **given}
+    return record(hazard=hazard, kind=Record.PLAN, actor=actor, note=plan.get("measures"),
+                  client_id=client_id, payload_hash=payload_hash)
+
+
+def explain_overdue(*, hazard: Hazard, note: str, actor: User, client_id: uuid.UUID, payload_hash: str) -> HazardEvent:
+    """Record the written explanation that carries an overdue hazard on the books (挂账)."""
+    if not is_overdue(hazard):
+        raise ProblemError("invalid_transition", "Only an overdue hazard can be carried with an explanation (挂账).",
+                           extra={"current_status": hazard.status, "allowed_actions": allowed_actions(hazard.status)})
+    return record(hazard=hazard, kind=Record.EXPLAIN_OVERDUE, actor=actor, note=note, client_id=client_id,
+                  payload_hash=payload_hash)
+
+
+def supervision(hazard: Hazard) -> Supervision | None:
+    """Return the supervision listing of a hazard, if it has one."""
+    return db.session.get(Supervision, hazard.id)
 
 
 def get(*, hazard_id: uuid.UUID, districts: frozenset[str] | None) -> Hazard:

@@ -179,7 +179,7 @@ def _report_hazards(inspection, rules, subject, hazards: list[dict], photos: lis
             domain=subject.domain, checklist_code=rules.code, item_code=rule.code, category=rule.category,
             description=item["description"], severity=severity, deadline=deadline, fixed_on_spot=fixed,
             enterprise_id=enterprise_id, reported_by=actor.id, created_at=inspection.received_at)
-        hazard_service.report(hazard=hazard, actor=actor)
+        hazard_service.report(hazard=hazard, actor=actor, supervising_unit=config["SUPERVISING_UNIT"])
         created.append((hazard, fixed))
     db.session.flush()
     return created

@@ -34,7 +34,7 @@ def _hazard(app):
     hazard = Hazard(id=uuid.uuid4(), inspection_id=inspection.id, subject_id=subject.id, district_code="640104",
                     domain="gas", checklist_code="gas-user", item_code="G02", description="d", severity="general",
                     deadline=date.today() + timedelta(days=3), reported_by=user.id, created_at=utcnow())
-    hazard_service.report(hazard=hazard, actor=user)
+    hazard_service.report(hazard=hazard, actor=user, supervising_unit="银川市住房和城乡建设局")
     db.session.commit()
     return hazard, user
 
