@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+import re
+from collections.abc import Mapping
+
+from marshmallow import Schema as BaseSchema
+from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
 from server import clock
 from server.hazards.enums import Severity, Status
 from server.registry.enums import Domain
+
+# NUL cannot be stored in PostgreSQL text and unpaired surrogates cannot be encoded as UTF-8.
+FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+class Schema(BaseSchema):
+    """A schema that refuses text no database can store, field by field, before anything else."""
+
+    @pre_load
+    def _refuse_unstorable_text(self, data, **kwargs):
+        if isinstance(data, Mapping):
+            bad = {key: ["contains a NUL character or an unpaired surrogate"] for key, value in data.items()
+                   if isinstance(value, str) and FORBIDDEN_CHARACTERS.search(value)}
+            if bad:
+                raise ValidationError(bad)
+        return data
+
 
 CRS_VALUES = ("wgs84", "gcj02", "bd09")
 SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="must be 64 hexadecimal characters (SHA-256)")

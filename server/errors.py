@@ -136,8 +136,14 @@ def handle_unexpected(error: Exception) -> Response:
     return problem_response("internal_error", "An unexpected error occurred; it has been logged.")
 
 
+def handle_too_deep(error: RecursionError) -> Response:
+    """Answer a body nested too deeply to parse as a client error."""
+    return problem_response("validation_error", "The JSON body is nested too deeply.", status=400)
+
+
 def register(app: Flask) -> None:
     """Register the handlers: domain problems, HTTP exceptions, everything else."""
     app.register_error_handler(ProblemError, handle_problem)
+    app.register_error_handler(RecursionError, handle_too_deep)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
