@@ -29,9 +29,20 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc)
 
 
+_frozen_now: datetime | None = None
+
+
 def utcnow() -> datetime:
-    """Return the current time, timezone-aware in UTC."""
-    return datetime.now(timezone.utc)
+    """Return the current time, timezone-aware in UTC (or the time a simulation set)."""
+    return _frozen_now if _frozen_now is not None else datetime.now(timezone.utc)
+
+
+def set_now(value: datetime | None) -> None:
+    """Freeze the clock at ``value`` (None: the real clock again); for simulations and tests."""
+    global _frozen_now
+    if value is not None and value.tzinfo is None:
+        raise ValueError("set_now needs an aware datetime")
+    _frozen_now = value
 
 
 def _is_sqlite(dbapi_connection) -> bool:
