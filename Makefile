@@ -23,7 +23,7 @@ seed: migrate
 	$(FLASK) demo seed --if-empty
 
 run: seed
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	QINGLING_SCHEDULER_EMBEDDED=true $(FLASK) run --host 127.0.0.1 --port 5000
 
 # What the tests need from the system: PostgreSQL's server binaries (the harness starts its own server).
 system-deps:

@@ -33,6 +33,22 @@ class Config:
     DEADLINE_DAYS = {"general": 15, "major": 60}
     # The unit that supervises listed major hazards (挂牌督办).
     SUPERVISING_UNIT = "银川市住房和城乡建设局"
+    # The scheduler: its own process (`flask scheduler run`) or inside the dev server (`make run`).
+    SCHEDULER_EMBEDDED = False
+    DIGEST_MAX_ITEMS = 20
+    # Notifications: the outbox is delivered through these senders ("log", "smtp", "webhook").
+    NOTIFY_SENDERS = ["log"]
+    NOTIFY_MAX_ATTEMPTS = 10
+    NOTIFY_BATCH = 100
+    NOTIFY_TIMEOUT = 10
+    NOTIFY_SMTP_HOST: str | None = None
+    NOTIFY_SMTP_PORT = 25
+    NOTIFY_SMTP_USER: str | None = None
+    NOTIFY_SMTP_PASSWORD: str | None = None
+    NOTIFY_SMTP_FROM = "qingling@localhost"
+    NOTIFY_SMTP_SECURITY = "none"
+    NOTIFY_EMAILS: dict[str, str] = {}
+    NOTIFY_WEBHOOK_URL: str | None = None
     LOGIN_MAX_FAILURES = 10
     LOGIN_WINDOW_MINUTES = 15
     PAGE_LIMIT_DEFAULT = 50

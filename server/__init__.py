@@ -49,6 +49,10 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     from server.cli import register_cli
     register_cli(app)
 
+    if app.config.get("SCHEDULER_EMBEDDED"):
+        from server.scheduler.runner import start_embedded
+        start_embedded(app)
+
     @app.before_request
     def _request_id():
         g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
