@@ -18,6 +18,7 @@ from server.accounts.service import create_user
 from server.errors import ProblemError
 from server.extensions import db
 from server.registry import credit_code, importer
+from server.inspections.models import LeaderDuty
 from server.registry.models import Enterprise, Subject, SubjectEnterprise
 
 SEED = 2026
@@ -356,8 +357,12 @@ def seed(*, if_empty: bool) -> list[dict] | None:
     db.session.add_all(SubjectEnterprise(subject_id=subject_ids[ref], enterprise_id=manager_ids[name])
                        for ref, name in managers.items())
 
-    for username, name, roles, districts in ACCOUNTS:
-        create_user(username=username, password=_password(username), roles=roles, districts=districts, name=name)
+    users = {username: create_user(username=username, password=_password(username), roles=roles,
+                                   districts=districts, name=name)
+             for username, name, roles, districts in ACCOUNTS}
+    # Leader responsibility (包抓): the demo leader answers for every district and field of the demo city.
+    db.session.add_all(LeaderDuty(district_code=district, domain=domain, user_id=users["leader"].id)
+                       for district in DISTRICTS for domain in ("gas", "self_built_house", "construction_site"))
     db.session.commit()
     return accounts()
 
