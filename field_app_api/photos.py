@@ -31,6 +31,9 @@ UPLOAD_DOC = {
 def upload(photo_id):
     """Send the bytes of a declared photo; sending them again is safe."""
     photo = photo_service.get(photo_id=photo_id, districts=visible_districts())
+    # End the lookup's transaction: nothing may hold the database while the bytes stream in
+    # and are decoded (on SQLite a writer's transaction is the write lock for everyone).
+    db.session.commit()
     request.max_content_length = int(current_app.config["PHOTO_MAX_BYTES"])
     stored = photo_service.receive(photo=photo, stream=request.stream,
                                    declared_sha256=request.headers.get("X-Content-SHA256"))

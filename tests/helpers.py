@@ -97,3 +97,107 @@ def hazard_item(item: str = "G02", **overrides) -> dict:
              "fixed_on_spot": False}
     value.update(overrides)
     return value
+
+
+# --- added for the API suite -------------------------------------------------------------------
+
+PROBLEM_FIELDS = ("type", "title", "status", "detail", "code")
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    """Assert an RFC 9457 problem answer with this status and code; return its body."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
+    assert response.mimetype == "application/problem+json", response.mimetype
+    body = response.get_json(force=True)
+    for field in PROBLEM_FIELDS:
+        assert field in body, (field, body)
+    assert body["status"] == status and body["code"] == code, body
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def photo_decl(data: bytes, *, role: str = "evidence", hazard_id: str | None = None, **overrides) -> dict:
+    """Return a photo declaration of a submission for these bytes."""
+    value = {"id": str(uuid.uuid4()), "sha256": sha256(data), "role": role}
+    if hazard_id is not None:
+        value["hazard_id"] = hazard_id
+    value.update(overrides)
+    return value
+
+
+def put_photo(client, headers: dict, photo_id: str, data: bytes, *, content_type: str = "image/jpeg",
+              digest: str | None = None, with_digest: bool = True):
+    """Send a photo's bytes with the SHA-256 header (the bytes' own unless ``digest`` is given)."""
+    extra = {"Content-Type": content_type}
+    if with_digest:
+        extra["X-Content-SHA256"] = digest or sha256(data)
+    return client.put(f"/api/v1/photos/{photo_id}", data=data, headers={**headers, **extra})
+
+
+def submit(client, headers: dict, payload: dict, status: int = 201) -> dict:
+    """Post an inspection and assert the status; return the JSON answer."""
+    response = client.post("/api/v1/inspections", json=payload, headers=headers)
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def _dms(value: float) -> tuple[float, float, float]:
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = round(((value - degrees) * 60 - minutes) * 60, 6)
+    return float(degrees), float(minutes), seconds
+
+
+def make_jpeg(size=(64, 48), *, gps: tuple[float, float] | None = None, taken_at: datetime | None = None,
+              orientation: int | None = None, color=(180, 60, 40)) -> bytes:
+    """Return a small JPEG made here, with the EXIF GPS, DateTimeOriginal and Orientation asked for."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    if taken_at is not None:
+        exif.get_ifd(0x8769)[0x9003] = taken_at.strftime("%Y:%m:%d %H:%M:%S")
+    if gps is not None:
+        ifd = exif.get_ifd(0x8825)
+        ifd[1], ifd[2] = ("N" if gps[0] >= 0 else "S"), _dms(gps[0])
+        ifd[3], ifd[4] = ("E" if gps[1] >= 0 else "W"), _dms(gps[1])
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def make_png(size=(40, 30)) -> bytes:
+    """Return a small PNG without metadata."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (20, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def files_under(path) -> list:
+    """Return every file below ``path`` (none when it does not exist)."""
+    from pathlib import Path
+
+    root = Path(path)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def local_now() -> datetime:
+    """Return the current time in the bureau's zone (UTC+8)."""
+    return datetime.now(timezone(timedelta(hours=8)))
+
+
+def offset_m(position: tuple[float, float], north_m: float = 0.0, east_m: float = 0.0) -> tuple[float, float]:
+    """Return a position moved by metres north and east (good enough below a few km)."""
+    import math
+
+    lat, lon = position
+    return lat + north_m / 111_320.0, lon + east_m / (111_320.0 * math.cos(math.radians(lat)))

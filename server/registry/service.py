@@ -43,8 +43,9 @@ def list_subjects(*, districts: frozenset[str] | None, domain: str | None = None
     if domain:
         query = query.where(Subject.domain == domain)
     if q:
-        like = f"%{q}%"
-        query = query.where(or_(Subject.name.like(like), Subject.address.like(like), Subject.external_ref == q))
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Subject.name.like(like, escape="\\"), Subject.address.like(like, escape="\\"),
+                                Subject.external_ref == q))
     if near is not None:
         radius_m = radius_m or 1000.0
         dlat = radius_m / 111_320.0
