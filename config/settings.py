@@ -31,6 +31,8 @@ class Config:
     FLAG_PHOTO_AGE_HOURS = 24.0
     # Default rectification deadlines in days by severity; a checklist item may override.
     DEADLINE_DAYS = {"general": 15, "major": 60}
+    # Consecutive visits with nobody home before the duty leader is told.
+    NO_ACCESS_ESCALATE_AFTER = 3
     # The unit that supervises listed major hazards (挂牌督办).
     SUPERVISING_UNIT = "银川市住房和城乡建设局"
     # The scheduler: its own process (`flask scheduler run`) or inside the dev server (`make run`).

@@ -64,6 +64,7 @@ def get_inspection(inspection_id):
     return {
         **submission(inspection),
         "subject_id": inspection.subject_id, "inspector_id": inspection.inspector_id,
+        "campaign_id": inspection.campaign_id, "outcome": inspection.outcome,
         "checklist": {"code": inspection.checklist_code, "version": inspection.checklist_version},
         "started_at": inspection.started_at, "finished_at": inspection.finished_at,
         "location": None if inspection.lat is None else {

@@ -199,6 +199,11 @@ class InspectionInSchema(Schema):
     hazards = fields.List(fields.Nested(HazardInSchema), load_default=list, validate=validate.Length(max=200))
     photos = fields.List(fields.Nested(PhotoDeclSchema), load_default=list, validate=validate.Length(max=200))
     note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    # No load_default: a payload without them digests as before, so old retries still match.
+    campaign_id = fields.Integer(allow_none=True, strict=True, metadata={
+        "description": "the campaign (专项行动) of the visit; default: the one running that day for the subject"})
+    outcome = fields.String(validate=validate.OneOf(["inspected", "no_access"]), metadata={
+        "description": "no_access: nobody let the inspector in (then no results and no hazards); default inspected"})
 
     @validates_schema
     def _times(self, data, **kwargs):
@@ -404,6 +409,8 @@ class ResultOutSchema(Schema):
 
 class InspectionSchema(SubmissionSchema):
     subject_id = fields.UUID()
+    campaign_id = fields.Integer(allow_none=True)
+    outcome = fields.String()
     inspector_id = fields.Integer()
     checklist = fields.Nested(ChecklistRefSchema)
     started_at = LocalDateTime()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
@@ -19,10 +20,20 @@ from server.hazards.enums import Action, Severity
 from server.hazards.models import Hazard
 from server.inspections import checklists as checklist_rules
 from server.inspections import scoring
-from server.inspections.models import Inspection, InspectionResult
+from server.inspections.models import Campaign, Inspection, InspectionResult
 from server.photos import service as photo_service
 from server.registry import service as registry_service
 from server.registry.models import Enterprise, Subject
+
+log = logging.getLogger(__name__)
+
+OUTCOME_INSPECTED = "inspected"
+OUTCOME_NO_ACCESS = "no_access"
+OUTCOMES = (OUTCOME_INSPECTED, OUTCOME_NO_ACCESS)
+# Visits without access in a row after which the duty leader is told (setting NO_ACCESS_ESCALATE_AFTER).
+NO_ACCESS_ESCALATE_AFTER = 3
+# How far back a streak of visits without access is followed to find its first visit.
+STREAK_LOOKBACK = 1000
 
 
 def checklists() -> list[checklist_rules.Checklist]:
@@ -59,6 +70,14 @@ def submit(*, data: dict, actor: User, districts: frozenset[str] | None) -> tupl
 
     Returns the inspection and whether it is new. A retry with the same
     content returns the stored one; the same id with other content is a 409.
+
+    The visit belongs to the campaign named by ``campaign_id``, else to the
+    campaign running on its local day for the subject's field and district.
+    ``outcome`` is ``inspected`` (default) or ``no_access`` (nobody let the
+    inspector in: no results, no hazards); a third visit without access in a
+    row is escalated to the duty leader. A visit that fails the item of a
+    hazard its inspector was sent to re-inspect reopens that hazard, and a
+    visit fulfils the inspector's assignments of the subject.
     """
     payload_hash = canonical.digest(data)
     existing = db.session.get(Inspection, data["id"])
@@ -70,15 +89,18 @@ def submit(*, data: dict, actor: User, districts: frozenset[str] | None) -> tupl
         raise validation_error("checklist", "no such checklist code and version")
     if rules.domain != subject.domain:
         raise validation_error("checklist", f"checklist is for {rules.domain}, the subject is {subject.domain}")
+    outcome = _outcome(data)
+    campaign = _campaign(data.get("campaign_id"), subject, clock.local(data["started_at"]).date())
     config = current_app.config
     inspection = Inspection(
         id=data["id"], subject_id=subject.id, inspector_id=actor.id, district_code=subject.district_code,
         domain=subject.domain, checklist_code=rules.code, checklist_version=rules.version,
+        campaign_id=campaign.id if campaign is not None else None, outcome=outcome,
         started_at=data["started_at"], finished_at=data.get("finished_at"), note=data.get("note"),
         received_at=utcnow(),
         payload_hash=payload_hash, results=_results(rules, data.get("results", [])))
     _place(inspection, data.get("location"), subject)
-    if rules.scoring == "jgj59":
+    if rules.scoring == "jgj59" and outcome == OUTCOME_INSPECTED:
         inspection.score = scoring.score_site(
             rules, {r.item_code: (r.outcome, r.deduction) for r in inspection.results})
     db.session.add(inspection)
@@ -92,7 +114,79 @@ def submit(*, data: dict, actor: User, districts: frozenset[str] | None) -> tupl
         if fixed:
             hazard_service.transition(hazard=hazard, action=Action.FIX_ON_SPOT, actor=actor,
                                       note="现场整改", at=inspection.received_at)
+    if outcome == OUTCOME_NO_ACCESS:
+        _escalate_no_access(inspection, subject)
+    else:
+        from server.inspections import assignments as assignment_service
+        from server.inspections import reinspection
+
+        reinspection.reopen_found(inspection=inspection, actor=actor)
+        assignment_service.complete(user_id=actor.id, subject_id=subject.id, campaign_id=inspection.campaign_id)
     return inspection, True
+
+
+def _outcome(data: dict) -> str:
+    """Return the visit's outcome; a visit without access carries no results and no hazards."""
+    outcome = data.get("outcome") or OUTCOME_INSPECTED
+    if outcome not in OUTCOMES:
+        raise validation_error("outcome", f"must be one of: {', '.join(OUTCOMES)}")
+    if outcome == OUTCOME_NO_ACCESS:
+        for field in ("results", "hazards"):
+            if data.get(field):
+                raise validation_error(field, "a visit without access (no_access) records none")
+    return outcome
+
+
+def _campaign(campaign_id, subject: Subject, on):
+    """Return the campaign named (it must cover the subject's field and district), else the one running that day."""
+    from server.inspections import campaigns as campaign_service
+
+    if campaign_id is None:
+        return campaign_service.campaign_for(domain=subject.domain, district=subject.district_code, on=on)
+    valid_id = isinstance(campaign_id, int) and not isinstance(campaign_id, bool)
+    campaign = db.session.get(Campaign, campaign_id) if valid_id else None
+    if campaign is None:
+        raise validation_error("campaign_id", "no such campaign")
+    if not campaign_service.covers(campaign, domain=subject.domain, district=subject.district_code):
+        raise validation_error("campaign_id", "the campaign does not cover this subject's field and district")
+    return campaign
+
+
+def _escalate_no_access(inspection: Inspection, subject: Subject) -> None:
+    """Tell the duty leader when the subject's latest visits are all without access, once per such streak.
+
+    The streak is named by its first visit, so the fourth and later visits of
+    the same streak do not notify again; a visit with access ends the streak.
+    """
+    limit = int(current_app.config.get("NO_ACCESS_ESCALATE_AFTER", NO_ACCESS_ESCALATE_AFTER))
+    rows = db.session.execute(
+        select(Inspection.id, Inspection.outcome, Inspection.started_at).where(Inspection.subject_id == subject.id)
+        .order_by(Inspection.started_at.desc(), Inspection.received_at.desc(), Inspection.id.desc())
+        .limit(STREAK_LOOKBACK)).all()
+    streak = []
+    for row in rows:
+        if row.outcome != OUTCOME_NO_ACCESS:
+            break
+        streak.append(row)
+    if len(streak) < limit:
+        return
+    from server.inspections import assignments as assignment_service
+
+    leader = assignment_service.leader_for(district=subject.district_code, domain=subject.domain)
+    if leader is None:
+        log.warning("no leader on duty for %s/%s: no_access escalation of subject %s skipped",
+                    subject.district_code, subject.domain, subject.id)
+        return
+    from server.notifications import service as notification_service
+
+    first = streak[-1]
+    days = "、".join(clock.local(r.started_at).strftime("%m月%d日") for r in reversed(streak[:limit]))
+    notification_service.enqueue(
+        kind="no_access_escalation", recipient_id=leader.id,
+        subject=f"连续{len(streak)}次入户无人：{subject.name}"[:300],
+        body=(f"{subject.name}（{subject.address}）已连续{len(streak)}次上门检查无人应门"
+              f"（{days}），请协调安排检查。"),
+        dedupe_key=f"no_access:{subject.id}:{first.id}")
 
 
 def _results(rules, results: list[dict]) -> list[InspectionResult]:
@@ -178,7 +272,8 @@ def _report_hazards(inspection, rules, subject, hazards: list[dict], photos: lis
             id=item["id"], inspection_id=inspection.id, subject_id=subject.id, district_code=subject.district_code,
             domain=subject.domain, checklist_code=rules.code, item_code=rule.code, category=rule.category,
             description=item["description"], severity=severity, deadline=deadline, fixed_on_spot=fixed,
-            enterprise_id=enterprise_id, reported_by=actor.id, created_at=inspection.received_at)
+            enterprise_id=enterprise_id, campaign_id=inspection.campaign_id, reported_by=actor.id,
+            created_at=inspection.received_at)
         hazard_service.report(hazard=hazard, actor=actor, supervising_unit=config["SUPERVISING_UNIT"])
         created.append((hazard, fixed))
     db.session.flush()
