@@ -1,0 +1,23 @@
+"""credit ledger
+
+Revision ID: c7ed17000005
+Revises: b3c1d2e00004
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'c7ed17000005'
+down_revision = 'b3c1d2e00004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
