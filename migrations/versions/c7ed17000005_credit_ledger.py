@@ -1,7 +1,7 @@
 """credit ledger
 
 Revision ID: c7ed17000005
-Revises: b3c1d2e00004
+Revises: ad1700000045
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c7ed17000005'
-down_revision = 'b3c1d2e00004'
+down_revision = 'ad1700000045'
 branch_labels = None
 depends_on = None
 
