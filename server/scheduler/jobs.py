@@ -78,6 +78,8 @@ def slot(name: str, now: datetime) -> str:
             "%Y-%m-%dT%H:%M")
     if name == "daily_digest":
         return (local_date(now) - timedelta(days=1)).isoformat()
+    if name in DAILY_SWEEPS:
+        return local_date(now).isoformat()
     if name == "weekly_dispatch":
         return _iso_week(_previous_week(now)[0])
     raise ValueError(f"unknown job {name!r}; known: {', '.join(JOBS)}")
@@ -399,10 +401,29 @@ def weekly_dispatch(*, now: datetime) -> dict:
 
 # --- running a job once per slot ------------------------------------------------------------
 
+def credit_sweep(*, now: datetime) -> dict:
+    """Credit deductions proposed for hazards overdue past the grace, and deductions expired by time."""
+    from server.credit.jobs import credit_sweep as sweep
+
+    return sweep(now=now)
+
+
+def case_deadlines(*, now: datetime) -> dict:
+    """Warnings for cases nearing or past the 90-day limit from filing."""
+    from server.cases.jobs import case_deadlines as sweep
+
+    return sweep(now=now)
+
+
+# Jobs run once a local day (slot: the day they run for).
+DAILY_SWEEPS = ("credit_sweep", "case_deadlines")
+
 JOBS: dict[str, Callable[..., dict]] = {
     "overdue_sweep": overdue_sweep,
     "daily_digest": daily_digest,
     "weekly_dispatch": weekly_dispatch,
+    "credit_sweep": credit_sweep,
+    "case_deadlines": case_deadlines,
 }
 
 

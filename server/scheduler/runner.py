@@ -29,6 +29,7 @@ logger = logging.getLogger("qingling.scheduler")
 
 # Local times (the bureau's zone) of the two reports.
 DAILY_AT = time(7, 30)
+SWEEPS_AT = time(6, 0)  # the daily sweeps run before the digest reads their results
 WEEKLY_AT = (0, time(8, 0))  # Monday
 
 _embedded: BaseScheduler | None = None
@@ -67,7 +68,7 @@ def _due_today(local_now: datetime, at: time, weekday: int | None = None) -> boo
 
 
 def build(app: Flask, *, blocking: bool, now: datetime | None = None) -> BaseScheduler:
-    """Return a scheduler (blocking for its own process, background for the dev server) holding the four jobs.
+    """Return a scheduler (blocking for its own process, background for the dev server) holding the jobs.
 
     The sweep and the reports also run once at start when their time has
     passed: a scheduler that was down at 07:30 sends the digest when it comes
@@ -90,6 +91,10 @@ def build(app: Flask, *, blocking: bool, now: datetime | None = None) -> BaseSch
     scheduler.add_job(run_claimed, CronTrigger(day_of_week=weekday, hour=at.hour, minute=at.minute, timezone=zone),
                       args=[app, "weekly_dispatch"], id="weekly_dispatch", name="weekly dispatch (一周一调度)",
                       **catch_up(_due_today(local_now, at, weekday)))
+    for name in jobs.DAILY_SWEEPS:
+        scheduler.add_job(run_claimed, CronTrigger(hour=SWEEPS_AT.hour, minute=SWEEPS_AT.minute, timezone=zone),
+                          args=[app, name], id=name, name=f"{name.replace('_', ' ')} (daily)",
+                          **catch_up(_due_today(local_now, SWEEPS_AT)))
     scheduler.add_job(deliver, IntervalTrigger(minutes=1, timezone=zone), args=[app], id="deliver_pending",
                       name="deliver notifications (every minute)")
     return scheduler
