@@ -14,6 +14,7 @@ class Config:
     SECRET_KEY: str | None = None
     DATABASE_URL = f"sqlite:///{ROOT / 'instance' / 'qingling.db'}"
     DATABASE_POOL_SIZE = 5
+    REQUEST_LOG = True  # one JSON line per request on the "qingling.request" logger
     PHOTO_ROOT = str(ROOT / "instance" / "photos")
     PHOTO_MAX_BYTES = 25 * 1024 * 1024
     PHOTO_MAX_PIXELS = 100_000_000

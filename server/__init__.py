@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask
 
 from config.settings import CONFIGS
 from server import errors
@@ -43,6 +42,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
 
     errors.register(app)
 
+    from server import observability
+    observability.init_app(app)
+
     from field_app_api import init_api
     init_api(app)
 
@@ -52,16 +54,6 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     if app.config.get("SCHEDULER_EMBEDDED"):
         from server.scheduler.runner import start_embedded
         start_embedded(app)
-
-    @app.before_request
-    def _request_id():
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-
-    @app.after_request
-    def _headers(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
 
     return app
 
