@@ -15,7 +15,14 @@ class Config:
     DATABASE_URL = f"sqlite:///{ROOT / 'instance' / 'qingling.db'}"
     DATABASE_POOL_SIZE = 5
     REQUEST_LOG = True  # one JSON line per request on the "qingling.request" logger
-    PHOTO_ROOT = str(ROOT / "instance" / "photos")
+    PHOTO_ROOT = str(ROOT / "instance" / "photos")  # uploads in progress; the store too when PHOTO_STORAGE is local
+    PHOTO_STORAGE = "local"  # or "s3": an S3-compatible object store (settings S3_*)
+    S3_BUCKET: str | None = None
+    S3_PREFIX = ""
+    S3_ENDPOINT_URL: str | None = None  # e.g. http://minio.internal:9000; None for AWS
+    S3_REGION: str | None = None
+    S3_ACCESS_KEY_ID: str | None = None  # or the usual AWS_* variables / instance role
+    S3_SECRET_ACCESS_KEY: str | None = None
     PHOTO_MAX_BYTES = 25 * 1024 * 1024
     PHOTO_MAX_PIXELS = 100_000_000
     PHOTO_DISPLAY_PX = 1600

@@ -16,8 +16,6 @@ from server.extensions import db, migrate
 
 request_logger = logging.getLogger("qingling.request")
 
-PROBE_KEY = "readiness-probe"
-
 
 def _schema_problem() -> str | None:
     """None when the database answers and its schema is at the migrations' head, else what is wrong."""
@@ -34,7 +32,7 @@ def _schema_problem() -> str | None:
 def _storage_problem() -> str | None:
     from server.photos.service import storage
 
-    storage().exists(PROBE_KEY)  # raises when the store cannot be reached
+    storage().check()
     return None
 
 

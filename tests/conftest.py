@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from pg_harness import PostgresServer
+from s3_harness import S3Server
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -50,6 +52,27 @@ def postgres(tmp_path_factory):
     yield url
     server.stop()
 
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server process (moto in server mode) for the whole session."""
+    server = S3Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, request) -> str:
+    """A fresh, empty bucket for one test."""
+    import re
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-") + f"-{next(_buckets)}"
+    s3_server.client().create_bucket(Bucket=name)
+    return name
+
+
+_buckets = itertools.count(1)
 
 KEEP_TABLES = {"alembic_version", "district"}
 

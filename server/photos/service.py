@@ -25,7 +25,18 @@ def init_app(app: Flask) -> None:
     """Create the photo store chosen by configuration and the folder for uploads in progress."""
     root = Path(app.config["PHOTO_ROOT"])
     (root / "tmp").mkdir(parents=True, exist_ok=True)
-    app.extensions["photo_storage"] = LocalStorage(root / "store")
+    kind = app.config.get("PHOTO_STORAGE", "local")
+    if kind == "local":
+        app.extensions["photo_storage"] = LocalStorage(root / "store")
+    elif kind == "s3":
+        from server.photos.s3 import S3Storage
+
+        app.extensions["photo_storage"] = S3Storage(
+            bucket=app.config["S3_BUCKET"], prefix=app.config.get("S3_PREFIX", ""),
+            endpoint_url=app.config.get("S3_ENDPOINT_URL"), region=app.config.get("S3_REGION"),
+            access_key_id=app.config.get("S3_ACCESS_KEY_ID"), secret_access_key=app.config.get("S3_SECRET_ACCESS_KEY"))
+    else:
+        raise RuntimeError(f"QINGLING_PHOTO_STORAGE must be local or s3, not {kind!r}")
 
 
 def storage() -> Storage:

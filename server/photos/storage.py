@@ -56,6 +56,10 @@ class Storage(Protocol):
         """Size in bytes of the stored ``key``; FileNotFoundError when there is none."""
         ...
 
+    def check(self) -> None:
+        """Raise when the store cannot be reached or written (for the readiness probe)."""
+        ...
+
 
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a safe storage key, else raise ValueError."""
@@ -159,6 +163,11 @@ class LocalStorage:
 
     def size(self, key: str) -> int:
         return self.path_for(key).stat().st_size
+
+    def check(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"{self.root} is not writable")
 
     def delete(self, key: str) -> None:
         target = self.path_for(key)
