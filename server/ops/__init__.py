@@ -1,0 +1,1 @@
+"""Operations: backups of the database and the photo store, and their restore."""
