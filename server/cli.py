@@ -43,6 +43,27 @@ def create_user(username, roles, districts, name):
                f"districts={','.join(user.districts) or '-'}")
 
 
+@users_cli.command("revoke-tokens")
+@click.argument("username")
+@click.option("--deactivate", is_flag=True, help="Also refuse every future sign-in of this user.")
+def revoke_tokens(username, deactivate):
+    """End every session of a user at once (a lost phone, someone leaving)."""
+    from sqlalchemy import select, update
+
+    from server.accounts.models import ApiToken, User
+    from server.database import utcnow
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    revoked = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                                 .values(revoked_at=utcnow())).rowcount
+    if deactivate:
+        user.active = False
+    db.session.commit()
+    click.echo(f"revoked {revoked} token(s) of {username}" + ("; the account is deactivated" if deactivate else ""))
+
+
 @registry_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")

@@ -178,3 +178,15 @@ def test_every_endpoint_needs_a_token(app, client):
     for method, path in calls:
         response = getattr(client, method)(path, data="{not json", content_type="application/json")
         _assert_unauthorized(response)
+
+
+def test_an_operator_ends_every_session_of_a_user(app, client):
+    """`users revoke-tokens` kills the tokens of both phones; with --deactivate, signing in again fails too."""
+    with app.app_context():
+        make_user("lost-phone")
+    phones = [login(client, "lost-phone") for _ in range(2)]
+    outcome = app.test_cli_runner().invoke(args=["users", "revoke-tokens", "lost-phone", "--deactivate"])
+    assert outcome.exit_code == 0 and "revoked 2 token(s)" in outcome.output
+    for headers in phones:
+        _assert_unauthorized(client.get("/api/v1/subjects", headers=headers))
+    assert _sign_in(client, "lost-phone").status_code == 401
