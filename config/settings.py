@@ -43,6 +43,12 @@ class Config:
     NO_ACCESS_ESCALATE_AFTER = 3
     # The unit that supervises listed major hazards (挂牌督办).
     SUPERVISING_UNIT = "银川市住房和城乡建设局"
+    # Credit (docs/credit.md): days past a hazard's deadline before the overdue rule is proposed;
+    # whether a hazard fixed on the spot proposes its item's credit rule; how far back the daily sweep
+    # looks for hazards closed after deadline + grace.
+    CREDIT_OVERDUE_GRACE_DAYS = 7
+    CREDIT_PROPOSE_FIXED_ON_SPOT = False
+    CREDIT_LATE_CLOSE_LOOKBACK_DAYS = 7
     # The scheduler: its own process (`flask scheduler run`) or inside the dev server (`make run`).
     SCHEDULER_EMBEDDED = False
     DIGEST_MAX_ITEMS = 20

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from server import canonical, clock
 from server.accounts.models import User
+from server.credit import service as credit_service
 from server.database import utcnow
 from server.errors import ProblemError, validation_error
 from server.extensions import db
@@ -114,6 +115,7 @@ def submit(*, data: dict, actor: User, districts: frozenset[str] | None) -> tupl
         if fixed:
             hazard_service.transition(hazard=hazard, action=Action.FIX_ON_SPOT, actor=actor,
                                       note="现场整改", at=inspection.received_at)
+    credit_service.propose_for_inspection(inspection=inspection, actor=actor)
     if outcome == OUTCOME_NO_ACCESS:
         _escalate_no_access(inspection, subject)
     else:
