@@ -49,6 +49,14 @@ class Config:
     CREDIT_OVERDUE_GRACE_DAYS = 7
     CREDIT_PROPOSE_FIXED_ON_SPOT = False
     CREDIT_LATE_CLOSE_LOOKBACK_DAYS = 7
+    # Cases transferred to enforcement (移交违法案件): numbers are PREFIX〔YYYY〕N号, N counted per year.
+    CASE_NUMBER_PREFIX = "银建罚移"
+    CASE_BUREAU = "银川市住房和城乡建设局"  # signs the transfer letter
+    CASE_RECEIVING_AGENCY = "银川市综合行政执法局"  # the default receiving agency of a transfer
+    CASE_DECISION_DAYS = 90  # 行政处罚法 第六十条: a decision within 90 days of filing
+    CASE_WARN_DAYS = [30, 15, 7, 0]  # officers are warned when this many days (or fewer) are left
+    CASE_DOSSIER_ROOT = str(ROOT / "instance" / "dossiers")
+    CASE_PDF_FONT: str | None = None  # a CJK TrueType font (.ttf/.ttc); None: look in the usual system places
     # The scheduler: its own process (`flask scheduler run`) or inside the dev server (`make run`).
     SCHEDULER_EMBEDDED = False
     DIGEST_MAX_ITEMS = 20
