@@ -30,6 +30,7 @@ from server.hazards.models import Hazard, HazardEvent, Supervision
 from server.inspections.models import Campaign, LeaderDuty
 from server.notifications import service as notification_service
 from server.notifications.service import insert_if_absent
+from server.registry.models import Subject
 from server.scheduler.models import JobRun
 
 logger = logging.getLogger("qingling.scheduler")
@@ -110,8 +111,32 @@ def get_system_user() -> User:
 # --- overdue escalation -----------------------------------------------------------------------
 
 def _duties() -> dict[tuple[str, str], int]:
-    """Return (district, domain) → the leader who answers for it (包抓)."""
-    return {(d.district_code, d.domain): d.user_id for d in db.session.scalars(select(LeaderDuty))}
+    """Return (district, domain) → the leader who answers for it (包抓), for every district of the tree.
+
+    As in ``assignments.leader_for``: the district's own duty, else the
+    nearest ancestor's (a duty on 640100 gas covers every 银川 district
+    without a gas duty of its own); a duty whose leader is inactive is passed
+    over. The district table is small (a province's divisions), so the whole
+    tree is resolved in memory with two queries.
+    """
+    active = set(db.session.scalars(select(User.id).where(User.active.is_(True))))
+    own = {(d.district_code, d.domain): d.user_id for d in db.session.scalars(select(LeaderDuty))
+           if d.user_id in active}
+    if not own:
+        return {}
+    parents = dict(db.session.execute(select(District.code, District.parent_code)).all())
+    domains = {domain for _, domain in own}
+    answering: dict[tuple[str, str], int] = {}
+    for code in set(parents) | {district for district, _ in own}:
+        chain, seen = [code], {code}
+        while (parent := parents.get(chain[-1])) is not None and parent not in seen:
+            chain.append(parent)
+            seen.add(parent)
+        for domain in domains:
+            leader = next((own[(c, domain)] for c in chain if (c, domain) in own), None)
+            if leader is not None:
+                answering[(code, domain)] = leader
+    return answering
 
 
 def _district_names() -> dict[str, str]:
@@ -343,19 +368,38 @@ def _digest_text(*, title: str, period_word: str, scope: str, numbers: dict, ite
     return "\n".join(lines)
 
 
+def _leader_pairs(duties: Mapping[tuple[str, str], int], groups: Mapping) -> dict[int, list[tuple[str, str]]]:
+    """Return each leader's (district, domain) pairs to report on: those it answers for that hold anything.
+
+    A pair holds something when it has hazards (``groups``) or subjects on the
+    register. A leader answering for a city through its duty on 640100 thus
+    reports and ranks the city's districts, not the empty city level; one whose
+    districts hold nothing at all still gets its own duties (with zeros).
+    """
+    registered = set(db.session.execute(select(Subject.district_code, Subject.domain).distinct()).tuples())
+    own = {(district, domain) for district, domain in
+           db.session.execute(select(LeaderDuty.district_code, LeaderDuty.domain)).tuples()}
+    answered: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for pair, user_id in sorted(duties.items()):
+        answered[user_id].append(pair)
+    result = {}
+    for user_id, pairs in answered.items():
+        held = [pair for pair in pairs if pair in groups or pair in registered]
+        result[user_id] = held or [pair for pair in pairs if pair in own]
+    return {user_id: pairs for user_id, pairs in result.items() if pairs}
+
+
 def _digest(*, now: datetime, first: date, end: date, kind: str, key: Callable[[int], str], title: str,
             subject: str, period_word: str, closing: str | None) -> dict:
     """Compute the numbers of [first, end) for every leader, enqueue one message each; return the numbers."""
     today = local_date(now)
     limit = int(current_app.config.get("DIGEST_MAX_ITEMS", 20))
     duties = _duties()
-    pairs_by_leader: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for pair, user_id in sorted(duties.items()):
-        pairs_by_leader[user_id].append(pair)
-    leaders = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(pairs_by_leader))))}
     names = _district_names()
     groups = _group_counts(start=_utc_midnight(first), end=_utc_midnight(end), today=today,
                            districts=[d for d, _ in duties])
+    pairs_by_leader = _leader_pairs(duties, groups)
+    leaders = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(pairs_by_leader))))}
     result: dict[str, Any] = {"period": [first.isoformat(), (end - timedelta(days=1)).isoformat()],
                               "today": today.isoformat(), "leaders": {}, "enqueued": 0}
     for user_id, pairs in sorted(pairs_by_leader.items()):

@@ -172,6 +172,36 @@ def test_closed_hazards_are_ignored(app):
         assert result["found"] == 1 and [e.hazard_id for e in _escalations()] == [waiting.id]
 
 
+def test_a_duty_on_the_city_answers_for_its_districts_without_their_own(app):
+    """包抓 as in assignments.leader_for: the district's own duty, else the nearest ancestor's (640100 covers 640106)."""
+    with app.app_context():
+        scene = Scene()
+        city = scene.leader("leader_city", ("640100", "gas"))
+        county = scene.leader("leader_xq", ("640104", "gas"))
+        own = scene.hazard(deadline=date(2026, 11, 20))
+        inherited = scene.hazard(deadline=date(2026, 11, 20), district="640106")
+        other_field = scene.hazard(deadline=date(2026, 11, 20), district="640106", domain="self_built_house")
+        result = _sweep(at("2026-11-25T09:00"))
+        assert (result["notified_leader"], result["without_leader"]) == (2, 1)
+        recipients = {r.dedupe_key: r.recipient_id for r in _outbox("overdue:")}
+        assert recipients == {f"overdue:{own.id}": county.id, f"overdue:{inherited.id}": city.id,
+                              f"overdue:{other_field.id}": None}
+
+
+def test_the_duty_of_an_inactive_leader_passes_to_the_ancestor_duty(app):
+    """A leader who left (inactive) receives nothing: the next duty up the tree does."""
+    with app.app_context():
+        scene = Scene()
+        city = scene.leader("leader_city", ("640100", "gas"))
+        gone = scene.leader("leader_gone", ("640104", "gas"))
+        gone.active = False
+        db.session.commit()
+        hazard = scene.hazard(deadline=date(2026, 11, 20))
+        assert _sweep(at("2026-11-25T09:00"))["notified_leader"] == 1
+        (notice,) = _outbox("overdue:")
+        assert notice.dedupe_key == f"overdue:{hazard.id}" and notice.recipient_id == city.id
+
+
 # --- digests ----------------------------------------------------------------------------------
 
 def _digest_scene():
@@ -220,6 +250,45 @@ def test_daily_digest_counts_the_previous_local_day(app, monkeypatch):
         assert message.body.startswith("王局长：")
         assert "当日新增隐患 2 处，销号 1 处" in message.body and "未销号 5 处，其中逾期 2 处" in message.body
         assert "1. 金凤区" in message.body and "［重大］金凤区·燃气：地下室使用瓶装液化气" in message.body
+
+
+def test_a_city_duty_digest_ranks_the_districts_it_answers_for(app, monkeypatch):
+    """A duty on 银川市 reports the districts below it that hold hazards or subjects, not the empty city level;
+    a district with a duty of its own is left to that duty's leader."""
+    monkeypatch.setitem(sys.modules, jobs.COVERAGE_MODULE, None)
+    with app.app_context():
+        scene = Scene()  # its subject is a gas user in 兴庆区 (640104)
+        city = scene.leader("leader_city", ("640100", "gas"), name="王局长")
+        make_subject(district_code="640106")
+        make_subject(district_code="640105", domain="self_built_house")  # another field: not the city's gas
+        scene.hazard(created="2026-11-24T10:00", deadline=date(2026, 12, 9))
+        scene.hazard(created="2026-11-24T10:00", deadline=date(2026, 11, 20), district="640106")
+        scene.hazard(created="2026-11-01T10:00", deadline=date(2026, 11, 16), district="640121", status="closed",
+                     closed="2026-11-24T09:00")
+        result = jobs.daily_digest(now=at("2026-11-25T07:30"))
+        db.session.commit()
+        numbers = result["leaders"][city.id]
+        assert {k: numbers[k] for k in ("new", "closed", "open", "overdue", "total")} == {
+            "new": 2, "closed": 1, "open": 2, "overdue": 1, "total": 3}
+        assert [(d["rank"], d["district_code"], d["open"]) for d in numbers["districts"]] == [
+            (1, "640121", 0), (2, "640104", 1), (2, "640106", 1)]
+        body = _outbox("daily:")[0].body
+        assert "1. 永宁县" in body and "银川市：" not in body
+
+        county = scene.leader("leader_xq", ("640104", "gas"))
+        result = jobs.daily_digest(now=at("2026-11-26T07:30"))
+        assert [d["district_code"] for d in result["leaders"][city.id]["districts"]] == ["640121", "640106"]
+        assert [d["district_code"] for d in result["leaders"][county.id]["districts"]] == ["640104"]
+
+
+def test_a_leader_whose_districts_hold_nothing_still_gets_its_duties_with_zeros(app, monkeypatch):
+    """Nothing registered and no hazard in the leader's districts: the digest names its duties, with zeros."""
+    monkeypatch.setitem(sys.modules, jobs.COVERAGE_MODULE, None)
+    with app.app_context():
+        quiet = Scene().leader("leader_quiet", ("640181", "construction_site"))
+        result = jobs.daily_digest(now=at("2026-11-25T07:30"))
+        numbers = result["leaders"][quiet.id]
+        assert numbers["total"] == 0 and [d["district_code"] for d in numbers["districts"]] == ["640181"]
 
 
 def test_daily_digest_is_enqueued_once_per_leader_and_day(app, monkeypatch):
