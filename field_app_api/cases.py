@@ -23,7 +23,15 @@ blp = Blueprint("cases", __name__, description="Cases transferred to enforcement
 
 READERS = (Role.ENFORCEMENT, Role.LEADER, Role.COMMITTEE, Role.ADMIN)
 ACTORS = (Role.ENFORCEMENT,)
-ARTICLE = fields.String(validate=validate.Length(min=1, max=300))
+
+
+def _storable(value: str) -> None:
+    """Refuse, in list items too, text no database can store (the base schema checks only plain fields)."""
+    if schemas.FORBIDDEN_CHARACTERS.search(value):
+        raise ValidationError("contains a NUL character or an unpaired surrogate")
+
+
+ARTICLE = fields.String(validate=[validate.Length(min=1, max=300), _storable])
 
 
 # --- request schemas ------------------------------------------------------------------------
@@ -144,7 +152,7 @@ class DecideInSchema(Schema):
                                 required=True, validate=validate.Length(min=1, max=len(PenaltyKind)),
                                 metadata={"description": "; ".join(f"{k.value} {n}" for k, n in PENALTY_NAMES.items())})
     amount_yuan = fields.Decimal(load_default=None, allow_none=True, places=2, as_string=True, allow_nan=False,
-                                 validate=validate.Range(0, 10**12), metadata={"description": "罚款 in yuan"})
+                                 validate=validate.Range(0, 10**10), metadata={"description": "罚款 in yuan"})
     decision_no = fields.String(required=True, validate=validate.Length(min=1, max=100),
                                 metadata={"description": "行政处罚决定书文号"})
     decided_on = fields.Date(load_default=None, allow_none=True)

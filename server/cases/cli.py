@@ -1,4 +1,5 @@
-"""Operations commands for cases: ``flask --app server cases create|list|show|evidence|transfer|accept|decide|return|close|dossier|verify``.
+"""Operations commands for cases: ``flask --app server cases ...`` (create, list, show, evidence, transfer,
+accept, decide, return, close, dossier, verify).
 
 CASE is a case number as written (银建罚移〔2026〕7号) or the case's id. The
 acting officer is named with ``--actor USERNAME`` and must hold the
@@ -26,7 +27,8 @@ cases_cli = AppGroup("cases", help="Cases transferred to enforcement (移交违�
 def _fail(error: ProblemError) -> click.ClickException:
     db.session.rollback()
     details = "; ".join(f"{field}: {', '.join(messages)}" for field, messages in (error.errors or {}).items())
-    return click.ClickException(f"{error.detail}" + (f" ({details})" if details and details not in error.detail else ""))
+    extra = f" ({details})" if details and details not in error.detail else ""
+    return click.ClickException(f"{error.detail}{extra}")
 
 
 def _actor(username: str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -32,6 +33,15 @@ FONT_CANDIDATES = (
 )
 FONT_HINT = ("install one (Debian: apt-get install fonts-wqy-zenhei, done by `make system-deps`) "
              "or set QINGLING_CASE_PDF_FONT to a .ttf/.ttc file")
+
+
+# Characters XML (hence DOCX) cannot hold: C0 controls other than tab and newlines, DEL, surrogates, U+FFFE/FFFF.
+XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text: str) -> str:
+    """Return ``text`` without the characters a document cannot hold, and with newlines as "\\n"."""
+    return XML_UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 class FontMissing(RuntimeError):
@@ -124,7 +134,7 @@ def write_docx(letter: Letter, path: Path) -> None:
         if indent:
             fmt.first_line_indent = Pt(size * 2)
         if text:
-            run = para.add_run(text)
+            run = para.add_run(clean(text))
             run.font.size = Pt(size)
             run.bold = bold
             _east_asian(run, face)
@@ -195,8 +205,10 @@ def write_pdf(letter: Letter, path: Path, *, font: str | None = None) -> None:
     def block(text: str, *, size: float = 16, align: str = "L", indent: bool = False, after: float = 0.0):
         pdf.set_font("cjk", size=size)
         height = line if size <= 16 else size * 0.3528 * 1.6
-        for part in wrap(text, width, pdf.get_string_width, indent="\u3000\u3000" if indent else ""):
-            pdf.cell(width, height, part, align=align, new_x="LMARGIN", new_y="NEXT")
+        for number, piece in enumerate(clean(text).split("\n")):
+            first = "\u3000\u3000" if indent and number == 0 else ""
+            for part in wrap(piece, width, pdf.get_string_width, indent=first):
+                pdf.cell(width, height, part, align=align, new_x="LMARGIN", new_y="NEXT")
         if after:
             pdf.ln(after)
 

@@ -1,7 +1,5 @@
 """Cases (移交违法案件) through the API: filing from hazards, evidence, dossier, transfer, outcome, refusals, races."""
 
-import io
-import json
 import threading
 import uuid
 import zipfile
@@ -165,7 +163,7 @@ def test_a_refused_creation_takes_no_number(app, client):
 
 
 def test_bad_cases_are_refused_with_a_clear_message(app, client):
-    """No evidence, one officer, an officer twice, a bad ID number, an unknown kind, a bare item: 422 naming the field."""
+    """No evidence, one officer, an officer twice, a bad ID number, an unknown kind, a bare item: 422 on the field."""
     world = _world(app, client)
     cases = [
         (_body(world, evidence=[]), "evidence", "at least one item of evidence"),
@@ -178,6 +176,7 @@ def test_bad_cases_are_refused_with_a_clear_message(app, client):
          "evidence.0.kind", "Must be one of"),
         (_body(world, evidence=[{"kind": "witness", "description": "证人证言"}]), "evidence.0", "attach at least one"),
         (_body(world, hazard_ids=[str(uuid.uuid4())]), "hazard_ids.0", "no such hazard"),
+        (_body(world, articles_violated=["第\x00条"]), "articles_violated.0", "NUL"),
     ]
     for body, field, words in cases:
         problem = assert_problem(client.post(CASES, json=body, headers=world.zf), 422, "validation_error")
@@ -203,15 +202,16 @@ def test_a_person_party_and_a_case_from_nothing(app, client):
 
 
 def test_transferring_an_incomplete_draft_is_refused_until_it_is_completed(app, client):
-    """A draft without facts and articles cannot be transferred (422 naming both); after an update it can."""
+    """A draft without facts and articles cannot be transferred (422 naming both); after an update it can,
+    even with control characters a Word document cannot hold in its facts."""
     world = _world(app, client)
     case = _create(client, world.zf, _body(world, facts=None, articles_violated=[]))
     assert set(case["missing_for_transfer"]) == {"facts", "articles_violated"}
     refused = client.post(f"{CASES}/{case['id']}/transfer", json={"client_key": str(uuid.uuid4())}, headers=world.zf)
     problem = assert_problem(refused, 422, "validation_error")
     assert set(problem["errors"]) == {"facts", "articles_violated"}
-    updated = client.patch(f"{CASES}/{case['id']}", json={"facts": "经查属实", "articles_violated": ["某条例第X条"]},
-                           headers=world.zf)
+    completion = {"facts": "经查\x01属实\x0b\r\n另查明：无", "articles_violated": ["某条例第X条"]}
+    updated = client.patch(f"{CASES}/{case['id']}", json=completion, headers=world.zf)
     assert updated.status_code == 200 and updated.get_json()["missing_for_transfer"] == {}
     sent = _post(client, world.zf, case["id"], "transfer", client_key=str(uuid.uuid4()))
     assert sent["case"]["receiving_agency"] == "银川市综合行政执法局"
@@ -294,7 +294,8 @@ def test_listing_filters_and_pages(app, client):
     assert [c["id"] for c in page["items"]] == [ids[2], ids[1]]
     rest = client.get(f"{CASES}?limit=2&cursor={page['next_cursor']}", headers=world.zf).get_json()
     assert [c["id"] for c in rest["items"]] == [ids[0]] and rest["next_cursor"] is None
-    assert [c["id"] for c in client.get(f"{CASES}?status=transferred", headers=world.zf).get_json()["items"]] == [ids[0]]
+    transferred = client.get(f"{CASES}?status=transferred", headers=world.zf).get_json()["items"]
+    assert [c["id"] for c in transferred] == [ids[0]]
     assert len(client.get(f"{CASES}?q=燃气", headers=world.zf).get_json()["items"]) == 3
     assert_problem(client.get(f"{CASES}?cursor=nonsense", headers=world.zf), 422, "validation_error")
 

@@ -161,7 +161,8 @@ def test_officers_are_warned_at_30_15_7_and_0_days_once_each(app, clock):
         assert run("2026-05-25T07:00") == [f"case_deadline:{case.id}:7:{u}" for u in (scene.one.id, scene.two.id)]
         assert run("2026-05-30T07:00") == [f"case_deadline:{case.id}:0:{u}" for u in (scene.one.id, scene.two.id)]
         assert run("2026-06-02T07:00") == []
-        message = db.session.scalar(select(Outbox).where(Outbox.dedupe_key == f"case_deadline:{case.id}:0:{scene.one.id}"))
+        key = f"case_deadline:{case.id}:0:{scene.one.id}"
+        message = db.session.scalar(select(Outbox).where(Outbox.dedupe_key == key))
         assert case.case_no in message.subject and "第六十条" in message.body
         assert not jobs.run_job("case_deadlines", now=at("2026-06-02T08:00"),
                                 slot=jobs.slot("case_deadlines", at("2026-06-02T08:00")))
@@ -225,7 +226,7 @@ def test_cli_files_transfers_and_verifies_a_dossier_and_names_every_tampered_fil
 
 
 def test_the_dossier_holds_the_letter_summary_originals_records_and_a_manifest(app, tmp_path):
-    """Every file is listed with its SHA-256; the photo is the original; the PDF embeds a CJK font; the DOCX says it all."""
+    """Every file is listed with its SHA-256; the photo is the original; the PDF embeds a CJK font; the DOCX reads."""
     from docx import Document
 
     with app.app_context():
