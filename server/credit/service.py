@@ -645,6 +645,10 @@ def create_manual(*, data: dict, actor: User, districts: frozenset[str] | None) 
     deduction, created = propose(enterprise=enterprise, rule_code=data["rule"], source_kind=SourceKind.MANUAL,
                                  source_id=source_id, district_code=district, occurred_at=data["occurred_at"],
                                  actor=actor, note=data.get("note"), client_id=data["id"], payload_hash=payload_hash)
+    if not created and deduction.client_id == data["id"]:  # the same request, stored by a concurrent twin
+        if deduction.payload_hash != payload_hash or deduction.created_by != actor.id:
+            raise ProblemError("conflict", "This id was already used for a different deduction.")
+        return deduction, False
     if not created:
         raise ProblemError("conflict", f"Deduction {deduction.id} already records rule {deduction.rule_code} "
                                        f"against this enterprise for reference {source_id!r}.",
