@@ -6,7 +6,7 @@ import uuid
 from typing import BinaryIO
 
 from server.accounts.models import User
-from server.cases import dossier
+from server.cases import dossier, letter
 from server.cases import service as case_service
 from server.cases.enums import Action
 from server.cases.models import Case, CaseEvent
@@ -15,9 +15,17 @@ from server.errors import ProblemError
 from server.extensions import db
 
 
+def _no_font(error: letter.FontMissing) -> ProblemError:
+    """Say plainly that the server lacks a font: the operator's to fix, not the officer's input."""
+    return ProblemError("internal_error", f"The transfer letter cannot be made as PDF: {error}")
+
+
 def _attach_dossier(case: Case) -> dict:
     """Build the dossier sent with a transfer; the event records its digests."""
-    built = dossier.build_transfer(case, generated_at=utcnow())
+    try:
+        built = dossier.build_transfer(case, generated_at=utcnow())
+    except letter.FontMissing as error:
+        raise _no_font(error) from None
     case.dossier_sha256 = built.sha256
     return {"dossier_sha256": built.sha256, "manifest_sha256": built.manifest_sha256, "dossier_files": built.files}
 
@@ -44,7 +52,10 @@ def dossier_file(*, case: Case) -> tuple[BinaryIO, str]:
     """Return the dossier of a case, open, and its SHA-256: the one sent with the transfer once it has gone,
     else one built now from the draft (or the returned case)."""
     if case.status in case_service.EDITABLE:
-        handle, built = dossier.build_preview(case, generated_at=utcnow())
+        try:
+            handle, built = dossier.build_preview(case, generated_at=utcnow())
+        except letter.FontMissing as error:
+            raise _no_font(error) from None
         return handle, built.sha256
     path = dossier.stored(case)
     if path is None:

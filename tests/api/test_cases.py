@@ -345,3 +345,16 @@ def test_parallel_retries_of_one_creation_and_one_transfer_make_one_of_each(app,
     assert sorted(r.status_code for r in sent) == [200] * 9 + [201], [r.text[:300] for r in sent]
     assert len({r.json()["event"]["id"] for r in sent}) == 1
     assert _create(client, world.zf, _body(world))["number"] == 2
+
+
+def test_without_a_chinese_font_the_transfer_fails_whole_and_says_why(app, client):
+    """No CJK font: the transfer answers 500 naming the package to install, and the case stays a draft."""
+    world = _world(app, client)
+    case = _create(client, world.zf, _body(world))
+    app.config["CASE_PDF_FONT"] = "/nonexistent/font.ttf"
+    response = client.post(f"{CASES}/{case['id']}/transfer", json={"client_key": str(uuid.uuid4())}, headers=world.zf)
+    problem = assert_problem(response, 500, "internal_error")
+    assert "fonts-wqy-zenhei" in problem["detail"]
+    app.config["CASE_PDF_FONT"] = None
+    detail = client.get(f"{CASES}/{case['id']}", headers=world.zf).get_json()
+    assert detail["status"] == "draft" and [e["type"] for e in detail["events"]] == ["create"]
