@@ -60,6 +60,19 @@ def test_document_lists_every_contract_path(client, path):
     assert CONTRACT[path] <= paths[f"/api/v1{path}"]
 
 
+def test_errors_are_documented_as_the_problems_they_are(client):
+    """A client generator sees application/problem+json with the contract's codes, as the server really answers."""
+    document = _document(client)
+    default = document["components"]["responses"]["DEFAULT_ERROR"]
+    assert list(default["content"]) == ["application/problem+json"]
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
+    assert "validation_error" in problem["properties"]["code"]["enum"]
+    assert problem["properties"]["status"]["type"] == "integer"
+    hazard = document["paths"]["/api/v1/hazards/{hazard_id}"]["get"]["responses"]
+    assert hazard["default"] == {"$ref": "#/components/responses/DEFAULT_ERROR"}
+
+
 class _Assets(HTMLParser):
     """Collect the URLs a page loads: scripts, stylesheets, images."""
 
