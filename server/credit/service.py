@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select, true, update
+from sqlalchemy import and_, case, exists, func, or_, select, true, update
 
 from server import canonical, clock, pagination
 from server.accounts.enums import Role
@@ -184,11 +184,10 @@ def visible_enterprise_condition(districts: frozenset[str] | None):
         return None
     codes = sorted(districts)
     return or_(
-        Enterprise.id.in_(select(Hazard.enterprise_id).where(Hazard.district_code.in_(codes),
-                                                             Hazard.enterprise_id.is_not(None))),
-        Enterprise.id.in_(select(SubjectEnterprise.enterprise_id).join(Subject, Subject.id == SubjectEnterprise.subject_id)
-                          .where(Subject.district_code.in_(codes))),
-        Enterprise.id.in_(select(CreditDeduction.enterprise_id).where(CreditDeduction.district_code.in_(codes))),
+        exists().where(Hazard.enterprise_id == Enterprise.id, Hazard.district_code.in_(codes)),
+        exists().where(SubjectEnterprise.enterprise_id == Enterprise.id, Subject.id == SubjectEnterprise.subject_id,
+                       Subject.district_code.in_(codes)),
+        exists().where(CreditDeduction.enterprise_id == Enterprise.id, CreditDeduction.district_code.in_(codes)),
     )
 
 
@@ -340,6 +339,10 @@ def history(*, enterprise: Enterprise, until: datetime | None = None) -> list[di
     return result
 
 
+# What rankings and figures show of an enterprise: rows, not ORM objects (thousands of them).
+ENTERPRISE_COLUMNS = (Enterprise.id, Enterprise.name, Enterprise.credit_code, Enterprise.kind)
+
+
 def _rank(rows: list[dict]) -> list[dict]:
     """Order by score (higher first), then name; equal scores share a rank."""
     rows.sort(key=lambda r: (-r["score"], r["enterprise"].name, r["enterprise"].credit_code))
@@ -361,7 +364,7 @@ def ranking(*, kind: str, at: datetime, districts: frozenset[str] | None, limit:
         condition = and_(condition, visible)
     points = points_by_enterprise(at=at, enterprise_condition=condition)
     rows = []
-    for enterprise in db.session.scalars(select(Enterprise).where(condition)):
+    for enterprise in db.session.execute(select(*ENTERPRISE_COLUMNS).where(condition)):
         lost, veto, counted = points.get(enterprise.id, (0, False, 0))
         value = rules.base - lost
         rows.append({"enterprise": enterprise, "score": value, "grade": rules.grade(value, veto=veto), "veto": veto,
@@ -403,8 +406,8 @@ def quarter_figures(*, quarter: str, districts: frozenset[str] | None, limit: in
     at_end = min(end - timedelta(microseconds=1), now)
     at_start = start - timedelta(microseconds=1)
     visible = visible_enterprise_condition(districts)
-    enterprises = list(db.session.scalars(select(Enterprise).where(visible) if visible is not None
-                                          else select(Enterprise)))
+    query = select(*ENTERPRISE_COLUMNS)
+    enterprises = db.session.execute(query.where(visible) if visible is not None else query).all()
     before = points_by_enterprise(at=at_start, enterprise_condition=visible)
     after = points_by_enterprise(at=at_end, enterprise_condition=visible)
     order = {band.grade: i for i, band in enumerate(rules.bands)}
