@@ -24,6 +24,7 @@ def upgrade():
     sa.Column('entity', sa.String(length=32), nullable=False),
     sa.Column('entity_id', sa.String(length=64), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('request_id', sa.String(length=64), nullable=True),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['user_account.id'], name=op.f('fk_audit_event_actor_id_user_account')),

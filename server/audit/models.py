@@ -12,7 +12,8 @@ from server.extensions import db
 
 
 class AuditEvent(db.Model):
-    """A change: who (``actor_id``, None for the system), what (``action`` on ``entity``/``entity_id``), the data.
+    """A change: who (``actor_id``, None for the system), what (``action`` on ``entity``/``entity_id``), the data
+    (before/after values where the change has them), and the request that made it.
 
     ``hash`` is the SHA-256 of ``prev_hash`` and the row's canonical content,
     so removing, reordering or editing a row breaks every hash after it.
@@ -26,6 +27,7 @@ class AuditEvent(db.Model):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64))  # the X-Request-ID of the change, to match the log
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

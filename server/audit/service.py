@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import g, has_request_context
 from sqlalchemy import select, text
 
 from server.audit.models import AuditEvent
@@ -16,7 +17,11 @@ GENESIS = "0" * 64
 
 def _content(event: AuditEvent) -> dict:
     return {"at": event.at, "actor_id": event.actor_id, "action": event.action, "entity": event.entity,
-            "entity_id": event.entity_id, "data": event.data}
+            "entity_id": event.entity_id, "data": event.data, "request_id": event.request_id}
+
+
+def _request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
 
 
 def _chain_hash(prev_hash: str, event: AuditEvent) -> str:
@@ -34,7 +39,7 @@ def record(*, action: str, entity: str, entity_id, actor_id: int | None = None, 
         db.session.execute(text("SELECT pg_advisory_xact_lock(4711001)"))
     last = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     event = AuditEvent(at=utcnow(), actor_id=actor_id, action=action, entity=entity, entity_id=str(entity_id),
-                       data=data or {})
+                       data=data or {}, request_id=_request_id())
     event.prev_hash = last or GENESIS
     event.hash = _chain_hash(event.prev_hash, event)
     db.session.add(event)

@@ -23,6 +23,7 @@ from server import pagination
 from server.accounts import service as account_service
 from server.accounts.enums import Role
 from server.accounts.models import User, UserDistrict, UserRole
+from server.audit import service as audit_service
 from server.database import utcnow
 from server.errors import ProblemError, validation_error
 from server.extensions import db
@@ -244,8 +245,8 @@ def assign(*, user_id, subject_ids=None, district=None, domain=None, kind="inspe
         result.append(row)
     _record(changed)
     if changed:
-        account_service.audit(actor=actor, action="assign", object_type="user", object_id=str(assignee.id),
-                              detail=f"{len(changed)} {kind} assignment(s) given or changed")
+        audit_service.record(action="assignment.assign", entity="user", entity_id=assignee.id,
+                             actor_id=actor.id if actor else None, data={"kind": kind, "changed": len(changed)})
     return result
 
 
@@ -270,7 +271,8 @@ def remove(*, assignment_id, actor) -> None:
         return
     row.removed_at = utcnow()
     _record([row])
-    account_service.audit(actor=actor, action="unassign", object_type="assignment", object_id=str(row.id))
+    audit_service.record(action="assignment.remove", entity="assignment", entity_id=row.id,
+                         actor_id=actor.id if actor else None)
 
 
 def complete(*, user_id: int, subject_id: uuid.UUID, campaign_id: int | None) -> list[Assignment]:
@@ -385,8 +387,8 @@ def set_duty(*, district: str, domain: str, user_id, actor) -> LeaderDuty:
     else:
         duty.user_id = user.id
     db.session.flush()
-    account_service.audit(actor=actor, action="leader_duty", object_type="district", object_id=district,
-                          detail=f"{domain}: user {user.id}")
+    audit_service.record(action="leader_duty.set", entity="district", entity_id=district,
+                         actor_id=actor.id if actor else None, data={"domain": domain, "user_id": user.id})
     return duty
 
 
@@ -397,8 +399,8 @@ def remove_duty(*, district: str, domain: str, actor) -> None:
         raise ProblemError("not_found", "No such leader duty.")
     db.session.delete(duty)
     db.session.flush()
-    account_service.audit(actor=actor, action="leader_duty_removed", object_type="district", object_id=district,
-                          detail=domain)
+    audit_service.record(action="leader_duty.remove", entity="district", entity_id=district,
+                         actor_id=actor.id if actor else None, data={"domain": domain})
 
 
 def duties(*, districts: frozenset[str] | None = None, user_id: int | None = None) -> list[LeaderDuty]:

@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select
 
 from server.accounts import service as account_service
 from server.accounts.models import User
+from server.audit import service as audit_service
 from server.database import utcnow
 from server.errors import ProblemError, validation_error
 from server.extensions import db
@@ -120,8 +121,9 @@ def sample(*, campaign_id: int, phase: str, share: float | None, seed: int | Non
     campaign_service.update_phase(campaign, phase, sampled_at=utcnow().isoformat(), seed=seed, share=float(share),
                                   sampled=len(chosen), unassigned=unassigned)
     db.session.flush()
-    account_service.audit(actor=actor, action="reinspection_sample", object_type="campaign",
-                          object_id=str(campaign.id), detail=f"{phase}: {len(chosen)} hazards, seed {seed}")
+    audit_service.record(action="campaign.reinspection_sample", entity="campaign", entity_id=campaign.id,
+                         actor_id=actor.id if actor else None,
+                         data={"phase": phase, "sampled": len(chosen), "seed": seed})
     return result
 
 

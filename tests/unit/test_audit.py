@@ -58,3 +58,14 @@ def test_the_cli_exits_non_zero_on_a_broken_chain(app):
         db.session.commit()
         outcome = runner.invoke(args=["audit", "verify"])
         assert outcome.exit_code == 1 and "broken at row" in outcome.output
+
+
+def test_a_change_made_by_a_request_carries_its_request_id(app):
+    """The audit row names the X-Request-ID, so an operator finds the request's log line from it."""
+    with app.test_request_context("/api/v1/assignments", method="POST", headers={"X-Request-ID": "req-42"}):
+        app.preprocess_request()
+        event = audit.record(action="assignment.assign", entity="user", entity_id=7)
+        db.session.commit()
+        assert event.request_id == "req-42"
+    with app.app_context():
+        assert audit.verify().ok
