@@ -78,7 +78,7 @@ def standard() -> standard_rules.Standard:
     return cached[1]
 
 
-def register_standard(rules: standard_rules.Standard) -> None:
+def register_standard(rules: standard_rules.Standard, *, actor_id: int | None = None) -> None:
     """Freeze the version the ledger uses; refuse (409) a file changed under a version already used.
 
     The first deduction under a version stores its content; later ones
@@ -88,8 +88,11 @@ def register_standard(rules: standard_rules.Standard) -> None:
     where = (CreditStandardVersion.code == rules.code, CreditStandardVersion.version == rules.version)
     stored = db.session.scalar(select(CreditStandardVersion.digest).where(*where))
     if stored is None:
-        insert_if_absent(CreditStandardVersion, keys=["code", "version"], code=rules.code, version=rules.version,
-                         digest=rules.digest, content=rules.to_dict(), registered_at=utcnow())
+        if insert_if_absent(CreditStandardVersion, keys=["code", "version"], code=rules.code, version=rules.version,
+                            digest=rules.digest, content=rules.to_dict(), registered_at=utcnow()):
+            audit_service.record(action="credit.standard_frozen", entity="credit_standard",
+                                 entity_id=f"{rules.code}@{rules.version}", actor_id=actor_id,
+                                 data={"digest": rules.digest, "path": rules.path, "rules": len(rules.rules)})
         stored = db.session.scalar(select(CreditStandardVersion.digest).where(*where))
     if stored != rules.digest:
         raise ProblemError(
@@ -542,7 +545,7 @@ def propose(*, enterprise: Enterprise, rule_code: str, source_kind: str, source_
     existing = _find(enterprise_id=enterprise.id, rule_code=rule.code, source_kind=source_kind, source_id=source_id)
     if existing is not None:
         return existing, False
-    register_standard(rules)
+    register_standard(rules, actor_id=actor.id)
     new_id = _insert(dict(
         enterprise_id=enterprise.id, standard_code=rules.code, standard_version=rules.version, rule_code=rule.code,
         points=rule.points, veto=rule.veto, source_kind=source_kind, source_id=source_id,

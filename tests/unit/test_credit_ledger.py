@@ -375,6 +375,9 @@ def test_a_changed_standard_under_a_used_version_is_refused_until_the_version_is
     assert [v.version for v in credit_service.frozen_versions()] == [1, 2]
     assert credit_service.rule_of(old)["points"] == 8
     assert db.session.scalar(select(func.count()).select_from(CreditStandardVersion)) == 2
+    frozen = list(db.session.scalars(select(AuditEvent.entity_id).where(AuditEvent.action == "credit.standard_frozen")
+                                     .order_by(AuditEvent.id)))
+    assert frozen == ["yc-zjj-credit@1", "yc-zjj-credit@2"]
 
 
 def test_every_change_is_audited_in_an_intact_chain(ctx):
