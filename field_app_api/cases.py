@@ -389,8 +389,7 @@ def get_case(case_id):
 @blp.doc(security=SECURITY)
 def update_case(body, case_id):
     """Change a draft (or returned) case: only the fields given; 409 invalid_transition once transferred."""
-    case = case_service.get(case_id=case_id, districts=visible_districts())
-    db.session.refresh(case)
+    case = case_service.get_for_update(case_id=case_id, districts=visible_districts())
     case_service.update(case=case, data=body, actor=current_user(), districts=visible_districts())
     db.session.commit()
     return _detail(case)

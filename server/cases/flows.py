@@ -33,8 +33,7 @@ def _attach_dossier(case: Case) -> dict:
 def act(*, case_id: int, action: Action, data: dict, actor: User,
         districts: frozenset[str] | None) -> tuple[CaseEvent, bool]:
     """Run one action on a case once per client key; return its event and whether it is new (False: a retry)."""
-    case = case_service.get(case_id=case_id, districts=districts)
-    db.session.refresh(case)
+    case = case_service.get_for_update(case_id=case_id, districts=districts)
     if action == Action.ADD_EVIDENCE:
         def perform(payload_hash: str) -> CaseEvent:
             return case_service.add_evidence(case=case, data=data, actor=actor, districts=districts,

@@ -92,6 +92,14 @@ def get(*, case_id: int, districts: frozenset[str] | None) -> Case:
     return case
 
 
+def get_for_update(*, case_id: int, districts: frozenset[str] | None) -> Case:
+    """Return a visible case fresh from the database and locked until the transaction ends (PostgreSQL),
+    so that an edit and a transfer of one case never interleave."""
+    case = get(case_id=case_id, districts=districts)
+    db.session.refresh(case, with_for_update=True)
+    return case
+
+
 def get_by_number(*, case_no: str) -> Case:
     """Return the case with this number (for the command line), or 404."""
     case = db.session.scalar(select(Case).where(Case.case_no == case_no))
@@ -565,8 +573,9 @@ def transition(*, case: Case, action: Action, data: dict, actor: User,
     sources, target = TRANSITIONS[action]
     if case.status not in sources:
         raise _refuse(case, action)
-    recorded = _apply(case, action, data)
     now = utcnow()
+    # Compare-and-set before anything else is changed: a refused request must leave nothing
+    # flushed behind (a retry that finds its first answer commits its transaction).
     result = db.session.execute(
         sql_update(Case).where(Case.id == case.id, Case.status == case.status).values(status=target, updated_at=now)
         .execution_options(synchronize_session=False))
@@ -576,6 +585,7 @@ def transition(*, case: Case, action: Action, data: dict, actor: User,
         raise _refuse(case, action)
     previous = case.status
     case.status, case.updated_at = target, now
+    recorded = _apply(case, action, data)  # a refusal here rolls the whole request back
     db.session.flush()
     if after is not None:
         recorded.update(after(case))
