@@ -246,6 +246,15 @@ def test_roles_and_districts(app, client, clock):
     assert city.queue(city.far) == []
     assert city.get("/credit/ranking", city.far, kind="contractor")["total"] == 0
     assert city.get("/credit/ranking", city.boss, kind="contractor")["total"] == 1
+    # once the contractor has a site in 金凤区 too, its leader reads the whole ledger but decides only there
+    with app.app_context():
+        make_subject(domain="construction_site", district_code="640105", enterprises=[city.contractor])
+    assert city.get(f"/enterprises/{city.contractor.id}/credit/ledger", city.far)["items"][0]["id"] == deduction["id"]
+    assert city.get(f"/credit/deductions/{deduction['id']}", city.far)["district"] == "640104"
+    other = assert_problem(client.post(f"{API}/credit/deductions/{deduction['id']}/confirm", headers=city.far,
+                                       json={}), 403, "forbidden")
+    assert "640104" in other["detail"]
+    assert city.queue(city.far) == []  # the work queue is the district's
     # the officer of 兴庆区 acts
     assert city.post(f"/credit/deductions/{deduction['id']}/confirm", city.cop)["status"] == "effective"
 

@@ -393,3 +393,23 @@ def test_every_change_is_audited_in_an_intact_chain(ctx):
                                       .order_by(AuditEvent.id)))
     assert actions == ["credit.proposed", "credit.proposed", "credit.confirmed", "credit.revoked", "credit.expired"]
     assert audit_service.verify().ok
+
+
+def test_a_site_scored_unqualified_proposes_the_inspection_rule(ctx):
+    """A construction site scored 不合格 (JGJ 59) proposes ZA-01 against its contractor, not its developer."""
+    from field_app_api.schemas import InspectionInSchema
+    from server.inspections import service as inspection_service
+
+    scene = Scene()
+    developer = make_enterprise(kind="developer")
+    site = make_subject(domain="construction_site", enterprises=[developer, scene.contractor])
+    payload = inspection_payload(site, checklist=("construction-site", 1),
+                                 results=[{"item": "SM02", "outcome": "fail", "deduction": 10}],
+                                 started_at=at("2026-01-05T09:00"), finished_at=at("2026-01-05T09:40"))
+    inspection, _ = inspection_service.submit(data=InspectionInSchema().load(payload), actor=scene.inspector,
+                                              districts=None)
+    db.session.commit()
+    assert inspection.score["grade_code"] == "fail"
+    rows = list(db.session.scalars(select(CreditDeduction)))
+    assert [(r.rule_code, r.source_kind, r.source_id, r.enterprise_id) for r in rows] == [
+        ("ZA-01", "inspection", payload["id"], scene.contractor.id)]
