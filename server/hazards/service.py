@@ -48,6 +48,12 @@ def default_deadline(*, severity: str, reported_on: date, days: dict[str, int], 
     return reported_on + timedelta(days=item_days if item_days is not None else days[severity])
 
 
+def renew_deadline(*, hazard: Hazard, on: date, days: dict[str, int], item_days: int | None) -> date:
+    """Give a reopened hazard a new rectification period from ``on`` (the old deadline belongs to the old fix)."""
+    hazard.deadline = default_deadline(severity=hazard.severity, reported_on=on, days=days, item_days=item_days)
+    return hazard.deadline
+
+
 def report(*, hazard: Hazard, actor: User, supervising_unit: str, note: str | None = None) -> HazardEvent:
     """Record a new hazard with its first event; a major hazard is listed for supervision (挂牌督办) at once."""
     hazard.status = Status.REPORTED

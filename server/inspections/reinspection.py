@@ -22,8 +22,10 @@ import secrets
 import uuid
 from collections import defaultdict
 
+from flask import current_app
 from sqlalchemy import func, or_, select
 
+from server import clock
 from server.accounts import service as account_service
 from server.accounts.models import User
 from server.audit import service as audit_service
@@ -137,10 +139,17 @@ def reopen_found(*, inspection: Inspection, actor: User) -> list[Hazard]:
         .where(Assignment.user_id == actor.id, Assignment.subject_id == inspection.subject_id,
                Assignment.kind == "reinspect", Assignment.removed_at.is_(None), Hazard.item_code.in_(failed))
         .order_by(Hazard.id)).scalars().unique().all()
+    from server.inspections.service import checklist
+
+    rules = checklist(code=inspection.checklist_code, version=inspection.checklist_version)
     reopened = []
     for hazard in rows:
         db.session.refresh(hazard)
         if hazard.status == Status.CLOSED:
+            rule = rules.item(hazard.item_code) if rules is not None else None
+            hazard_service.renew_deadline(
+                hazard=hazard, on=clock.local(inspection.received_at).date(),
+                days=current_app.config["DEADLINE_DAYS"], item_days=rule.extra.get("deadline_days") if rule else None)
             hazard_service.transition(hazard=hazard, action=Action.REOPEN, actor=actor, note=REOPEN_NOTE,
                                       at=inspection.received_at)
             reopened.append(hazard)

@@ -19,13 +19,14 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from server import clock
 from server.accounts.enums import Role
 from server.accounts.models import District, User, UserRole
 from server.database import utcnow
 from server.extensions import db
-from server.hazards.enums import Record, Severity, Status
+from server.hazards.enums import Action, Record, Severity, Status
 from server.hazards.models import Hazard, HazardEvent, Supervision
 from server.inspections.models import Campaign, LeaderDuty
 from server.notifications import service as notification_service
@@ -174,8 +175,12 @@ def overdue_sweep(*, now: datetime) -> dict:
     """
     today = local_date(now)
     unit = current_app.config.get("SUPERVISING_UNIT", "银川市住房和城乡建设局")
-    escalated_before = exists().where(HazardEvent.hazard_id == Hazard.id,
-                                      HazardEvent.type == Record.OVERDUE_ESCALATED)
+    # Escalated since the hazard was last reopened (a reopened hazard has a new deadline and is escalated anew).
+    escalation, reopening = aliased(HazardEvent), aliased(HazardEvent)
+    escalated_before = exists().where(
+        escalation.hazard_id == Hazard.id, escalation.type == Record.OVERDUE_ESCALATED,
+        ~exists().where(reopening.hazard_id == Hazard.id, reopening.type == Action.REOPEN,
+                        reopening.at > escalation.at))
     rows = db.session.execute(
         select(Hazard.id, Hazard.status, Hazard.severity, Hazard.district_code, Hazard.domain, Hazard.description,
                Hazard.deadline)
@@ -192,7 +197,7 @@ def overdue_sweep(*, now: datetime) -> dict:
         district = names.get(row.district_code, row.district_code)
         subject, body = _overdue_text(row, today=today, district=district, leader_id=leader_id, unit=unit)
         if not notification_service.enqueue(kind="overdue", recipient_id=leader_id, subject=subject, body=body,
-                                            dedupe_key=f"overdue:{row.id}"):
+                                            dedupe_key=f"overdue:{row.id}:{row.deadline.isoformat()}"):
             result["already_escalated"] += 1  # a concurrent sweep got here first
             continue
         db.session.add(HazardEvent(

@@ -270,7 +270,8 @@ class Simulation:
                                         .where(HazardEvent.type == "overdue_escalated")
                                         .group_by(HazardEvent.hazard_id)).all()
             notices = db.session.scalars(select(Outbox).where(Outbox.kind == "overdue")).all()
-            return dict(events), {n.dedupe_key: n.recipient_id for n in notices}
+            # The key is overdue:<hazard>:<deadline escalated>; each of these hazards missed one deadline.
+            return dict(events), {n.dedupe_key.rsplit(":", 1)[0]: n.recipient_id for n in notices}
 
         events, notices = self.query(read)
         assert events == {hazard_id: 1 for hazard_id in escalated}
@@ -588,7 +589,7 @@ def test_a_gas_campaign_from_first_visit_to_zero_open_hazards(sim):
     assert [h["id"] for h in overdue_list] == [hz["H1"]]
 
     def overdue_notice():
-        row = db.session.scalar(select(Outbox).where(Outbox.dedupe_key == f"overdue:{hz['H1']}"))
+        row = db.session.scalar(select(Outbox).where(Outbox.dedupe_key.startswith(f"overdue:{hz['H1']}:")))
         return row.recipient_id, row.subject, row.body
 
     recipient, subject_line, body = sim.query(overdue_notice)

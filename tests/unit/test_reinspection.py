@@ -187,3 +187,50 @@ def test_a_failed_item_without_a_reinspect_assignment_reopens_nothing(app, regis
               results=[{"item": "G02", "outcome": "fail"}])
         assert db.session.get(Hazard, row.hazard_id).status == "closed"
         assert reinspection.recurrences() == 0
+
+
+def test_a_reopened_hazard_gets_a_new_period_and_is_escalated_again_when_it_passes(app):
+    """The old deadline belongs to the old fix: reopening gives a fresh period, and missing it escalates anew."""
+    from server.database import set_now
+    from server.hazards.enums import Record
+    from server.notifications.models import Outbox
+    from server.scheduler import jobs
+
+    def escalations(hazard_id):
+        return db.session.scalars(select(HazardEvent).where(HazardEvent.hazard_id == hazard_id,
+                                                            HazardEvent.type == Record.OVERDUE_ESCALATED)).all()
+
+    try:
+        with app.app_context():
+            set_now(datetime(2026, 5, 4, 3, 0, tzinfo=timezone.utc))
+            leader = make_user(roles=["leader"], districts=["640100"])
+            inspector = make_user(districts=["640104"])
+            campaign = make_campaign()
+            hazard = closed_hazard(inspector, leader, close=False)  # reported 2026-05-04, deadline 05-19
+            assert hazard.deadline == date(2026, 5, 19)
+            set_now(datetime(2026, 5, 21, 1, 0, tzinfo=timezone.utc))
+            jobs.overdue_sweep(now=datetime(2026, 5, 21, 1, 0, tzinfo=timezone.utc))
+            assert len(escalations(hazard.id)) == 1
+            hazard_service.transition(hazard=hazard, action=Action.RECTIFY, actor=inspector)
+            hazard_service.transition(hazard=hazard, action=Action.ACCEPT, actor=leader)
+            db.session.commit()
+
+            set_now(datetime(2026, 7, 2, 2, 0, tzinfo=timezone.utc))
+            (row,) = reinspection.sample(campaign_id=campaign.id, phase="回头看", share=1.0, seed=1, actor=None)
+            db.session.commit()
+            visit(db.session.get(Subject, row.subject_id), db.session.get(User, row.user_id),
+                  results=[{"item": "G02", "outcome": "fail", "note": "仍未安装自闭阀"}])
+            hazard = db.session.get(Hazard, hazard.id)
+            assert hazard.status == "rectifying" and hazard.deadline == date(2026, 7, 17)
+            assert not hazard_service.is_overdue(hazard, today=date(2026, 7, 3))
+
+            jobs.overdue_sweep(now=datetime(2026, 7, 3, 1, 0, tzinfo=timezone.utc))
+            assert len(escalations(hazard.id)) == 1  # within its new period: nothing to escalate
+            jobs.overdue_sweep(now=datetime(2026, 7, 19, 1, 0, tzinfo=timezone.utc))
+            jobs.overdue_sweep(now=datetime(2026, 7, 19, 1, 15, tzinfo=timezone.utc))
+            db.session.commit()
+            assert len(escalations(hazard.id)) == 2
+            keys = db.session.scalars(select(Outbox.dedupe_key).where(Outbox.kind == "overdue")).all()
+            assert sorted(keys) == [f"overdue:{hazard.id}:2026-05-19", f"overdue:{hazard.id}:2026-07-17"]
+    finally:
+        set_now(None)

@@ -111,7 +111,7 @@ def test_one_escalation_per_hazard_however_many_sweeps(app):
         (event,) = _escalations()
         assert (event.hazard_id, event.from_status, event.to_status, event.at) == (hazard.id, "rectifying",
                                                                                    "rectifying", first)
-        assert [row.dedupe_key for row in _outbox()] == [f"overdue:{hazard.id}"]
+        assert [row.dedupe_key for row in _outbox()] == [f"overdue:{hazard.id}:{hazard.deadline}"]
         system = jobs.get_system_user()
         assert event.actor_id == system.id and system.username == "system"
         assert system.roles == ["admin"] and not system.active
@@ -139,7 +139,7 @@ def test_overdue_major_hazard_is_listed_for_supervision(app):
         assert (rows[major.id].supervising_unit, rows[major.id].listed_at) == ("银川市安全生产委员会办公室", now)
         assert rows[listed.id].listed_at == at("2026-11-01T10:00")
         assert general.id not in rows
-        notice = next(r for r in _outbox() if r.dedupe_key == f"overdue:{major.id}")
+        notice = next(r for r in _outbox() if r.dedupe_key == f"overdue:{major.id}:{major.deadline}")
         assert "重大隐患" in notice.subject and "挂牌督办" in notice.body
         assert _sweep(at("2026-11-26T09:00"))["supervised"] == 0
 
@@ -155,11 +155,11 @@ def test_the_notice_goes_to_the_duty_leader(app):
         result = _sweep(at("2026-11-25T09:00"))
         assert (result["notified_leader"], result["without_leader"]) == (1, 1)
         notices = {r.dedupe_key: r for r in _outbox("overdue:")}
-        notice = notices[f"overdue:{covered.id}"]
+        notice = notices[f"overdue:{covered.id}:{covered.deadline}"]
         assert notice.recipient_id == gas_leader.id and notice.kind == "overdue"
         assert "软管老化" in notice.body and "已逾期 5 天" in notice.body and "2026-11-20" in notice.body
-        assert notices[f"overdue:{orphan.id}"].recipient_id is None
-        assert "尚未设置包抓领导" in notices[f"overdue:{orphan.id}"].body
+        assert notices[f"overdue:{orphan.id}:{orphan.deadline}"].recipient_id is None
+        assert "尚未设置包抓领导" in notices[f"overdue:{orphan.id}:{orphan.deadline}"].body
 
 
 def test_closed_hazards_are_ignored(app):
@@ -184,8 +184,8 @@ def test_a_duty_on_the_city_answers_for_its_districts_without_their_own(app):
         result = _sweep(at("2026-11-25T09:00"))
         assert (result["notified_leader"], result["without_leader"]) == (2, 1)
         recipients = {r.dedupe_key: r.recipient_id for r in _outbox("overdue:")}
-        assert recipients == {f"overdue:{own.id}": county.id, f"overdue:{inherited.id}": city.id,
-                              f"overdue:{other_field.id}": None}
+        assert recipients == {f"overdue:{own.id}:{own.deadline}": county.id, f"overdue:{inherited.id}:{inherited.deadline}": city.id,
+                              f"overdue:{other_field.id}:{other_field.deadline}": None}
 
 
 def test_the_duty_of_an_inactive_leader_passes_to_the_ancestor_duty(app):
@@ -199,7 +199,7 @@ def test_the_duty_of_an_inactive_leader_passes_to_the_ancestor_duty(app):
         hazard = scene.hazard(deadline=date(2026, 11, 20))
         assert _sweep(at("2026-11-25T09:00"))["notified_leader"] == 1
         (notice,) = _outbox("overdue:")
-        assert notice.dedupe_key == f"overdue:{hazard.id}" and notice.recipient_id == city.id
+        assert notice.dedupe_key == f"overdue:{hazard.id}:{hazard.deadline}" and notice.recipient_id == city.id
 
 
 # --- digests ----------------------------------------------------------------------------------
