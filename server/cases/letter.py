@@ -9,30 +9,14 @@ authority and the date (Arabic numerals, as the 2012 standard writes them).
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from flask import current_app
-
-# Where Debian (and most distributions) put CJK TrueType fonts; the first that exists is used.
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/noto/NotoSansSC-Regular.ttf",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/simsun.ttc",
-)
-FONT_HINT = ("install one (Debian: apt-get install fonts-wqy-zenhei, done by `make system-deps`) "
-             "or set QINGLING_CASE_PDF_FONT to a .ttf/.ttc file")
+# The font search is shared with the report charts (server/fonts.py); these names stay importable here.
+from server.fonts import FONT_CANDIDATES, FONT_HINT, FontMissing, find_font  # noqa: F401
 
 
 # Characters XML (hence DOCX) cannot hold: C0 controls other than tab and newlines, DEL, surrogates, U+FFFE/FFFF.
@@ -42,10 +26,6 @@ XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\ufff
 def clean(text: str) -> str:
     """Return ``text`` without the characters a document cannot hold, and with newlines as "\\n"."""
     return XML_UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-class FontMissing(RuntimeError):
-    """No CJK font to draw the PDF with."""
 
 
 @dataclass
@@ -66,34 +46,6 @@ class Letter:
 def cn_date(day: date) -> str:
     """Return a date as written on a document: 2026年5月4日."""
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-# --- fonts ------------------------------------------------------------------------------------
-
-def find_font() -> str:
-    """Return the path of a CJK TrueType font for the PDF; FontMissing with what to do when there is none."""
-    configured = current_app.config.get("CASE_PDF_FONT")
-    if configured:
-        if not os.path.isfile(configured):
-            raise FontMissing(f"CASE_PDF_FONT names {configured}, which is not a file; {FONT_HINT}")
-        return configured
-    for candidate in FONT_CANDIDATES:
-        if os.path.isfile(candidate):
-            return candidate
-    if shutil.which("fc-list"):
-        try:
-            listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10,
-                                    check=False).stdout
-        except (OSError, subprocess.SubprocessError):
-            listed = ""
-        for line in sorted(listed.splitlines()):
-            path = line.split(":")[0].strip()
-            if path.lower().endswith((".ttf", ".ttc")) and os.path.isfile(path):
-                return path
-    found = sorted(glob.glob("/usr/share/fonts/**/*[Cc][Jj][Kk]*.tt[fc]", recursive=True))
-    if found:
-        return found[0]
-    raise FontMissing(f"No Chinese (CJK) font found for the transfer letter PDF; {FONT_HINT}")
 
 
 # --- DOCX -------------------------------------------------------------------------------------
