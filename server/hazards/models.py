@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database import UTCDateTime, utcnow
@@ -42,6 +42,10 @@ class Hazard(db.Model):
     __table_args__ = (
         Index("ix_hazard_district_status", "district_code", "status"),
         Index("ix_hazard_created", "created_at", "id"),
+        # Zero-out figures (server/reports/zero.py): every column they read, so that the candidates of
+        # a district (or of the city) are found without reading the table; see docs/benchmarks.md.
+        Index("ix_hazard_figures", "district_code", "status", "closed_at", "created_at", "domain", "severity",
+              "campaign_id", "id"),
     )
 
 
@@ -64,7 +68,15 @@ class HazardEvent(db.Model):
     checks: Mapped[list | None] = mapped_column(JSON)
     hazard: Mapped[Hazard] = relationship(back_populates="events")
 
-    __table_args__ = (Index("ix_hazard_event_at", "at"),)
+    __table_args__ = (
+        Index("ix_hazard_event_at", "at"),
+        # The ledger of the zero-out figures: only the events that open or close a hazard, with what the
+        # sum reads. The condition is written exactly as server/reports/zero.py's _COUNTS so that the
+        # planners can prove the query implies it.
+        Index("ix_hazard_event_ledger", "hazard_id", "at", "from_status", "to_status",
+              sqlite_where=text("from_status IS NULL OR from_status = 'closed' OR to_status = 'closed'"),
+              postgresql_where=text("from_status IS NULL OR from_status = 'closed' OR to_status = 'closed'")),
+    )
 
 
 class Supervision(db.Model):

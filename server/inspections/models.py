@@ -44,7 +44,12 @@ class Inspection(db.Model):
     results: Mapped[list[InspectionResult]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="InspectionResult.position")
 
-    __table_args__ = (Index("ix_inspection_district_started", "district_code", "started_at"),)
+    __table_args__ = (
+        Index("ix_inspection_district_started", "district_code", "started_at"),
+        # A campaign's coverage (server/inspections/coverage.py): its visits in subject order, folded per subject
+        # without a sort, a district's picked out of the index alone.
+        Index("ix_inspection_campaign_coverage", "campaign_id", "subject_id", "outcome", "district_code"),
+    )
 
 
 class InspectionResult(db.Model):

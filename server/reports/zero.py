@@ -6,21 +6,26 @@ moving a hazard from ``from_status`` to ``to_status`` contributes
 ``from_status``: it contributes 1, a closing −1, a reopening +1, every other
 step 0). The number of hazards open at T is the sum of the contributions of
 the events at or before T, so a past T gives the figure that was true then,
-whatever happened since. The current ``hazard.status`` is never read.
+whatever happened since. The hazard's current ``status`` and ``closed_at``
+only rule out hazards that cannot be open at T (closed for good before it,
+see ``_statement``); they never decide a count.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Sequence
 
-from sqlalchemy import case, func, literal, literal_column, or_, select, text
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select, text
 
+from server import clock
 from server.database import UTCDateTime, utcnow
-from server.errors import validation_error
+from server.errors import ProblemError, validation_error
 from server.extensions import db
 from server.hazards.enums import Status
 from server.hazards.models import Hazard, HazardEvent
+from server.registry.enums import Domain
 
 GROUPS = ("domain", "district", "campaign", "severity", "age")
 # (first day, last day or None, label): whole days a hazard has been open at the figure's time.
@@ -76,6 +81,36 @@ def _groups(group_by: Sequence[str]) -> list[str]:
     return groups
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def end_of_day(day: date) -> datetime:
+    """Return the last instant (to the microsecond) of a local day in the bureau's zone, in UTC."""
+    try:
+        midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=clock.zone())
+    except OverflowError:  # 9999-12-31: later than anything that happened
+        return datetime.max.replace(tzinfo=timezone.utc)
+    return midnight.astimezone(timezone.utc) - timedelta(microseconds=1)
+
+
+def parse_as_of(value: str) -> datetime:
+    """Read ``as_of``: an ISO 8601 date-time with an offset, or a date meaning the end of that local day."""
+    value = value.strip()
+    if _DATE.fullmatch(value):
+        try:
+            return end_of_day(date.fromisoformat(value))
+        except ValueError:
+            raise validation_error("as_of", "not a valid date") from None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise validation_error("as_of", "must be an ISO 8601 date-time with an offset "
+                                        "(2026-05-04T18:00:00+08:00) or a date (2026-05-04)") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise validation_error("as_of", "must carry a time zone offset, e.g. +08:00")
+    return when
+
+
 def _as_of(as_of: datetime | None) -> datetime:
     now = utcnow()
     if as_of is None:
@@ -83,7 +118,10 @@ def _as_of(as_of: datetime | None) -> datetime:
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise validation_error("as_of", "must carry a time zone offset")
     # The end of a day not over yet is now: nothing has happened after now.
-    return min(as_of, now)
+    try:
+        return min(as_of, now).astimezone(timezone.utc)
+    except OverflowError:  # year 1 with a positive offset: before UTC can say
+        raise validation_error("as_of", "out of range") from None
 
 
 def _filters(*, districts, domain, campaign_id) -> list:
@@ -97,34 +135,40 @@ def _filters(*, districts, domain, campaign_id) -> list:
     return where
 
 
-def _statement(*, as_of: datetime, groups: list[str], where: list, scoped: bool):
-    """SELECT <groups>, open: the ledger up to ``as_of`` summed per hazard, then per group.
+def _statement(*, as_of: datetime, groups: list[str], where: list, dialect: str):
+    """SELECT <groups>, open: the events up to ``as_of`` of each candidate hazard, summed per group.
 
-    Two shapes give the same answer. For the whole city, the events are summed
-    per hazard in one pass (an index on the events ordered by hazard), and only
-    the hazards left open are joined. When the hazards are narrowed (districts
-    or a campaign), each of those hazards sums its own events instead, which
-    reads only their rows.
+    Candidates are the hazards that may be open at ``as_of``: all those not
+    closed now, and those closed after ``as_of`` but reported by then (a
+    hazard's first event is at its ``created_at``). A hazard closed now
+    whose ``closed_at`` is at or before ``as_of`` was closed then too:
+    ``closed_at`` is the time of its last transition
+    (``hazards.service.transition`` writes both in one statement and clears
+    ``closed_at`` on a reopening), so nothing has moved it since. Leaving
+    those out skips most of the register without changing any sum; every
+    figure still comes from the events alone.
+
+    The sum per group of every event's contribution is the number open in
+    that group (a hazard's contributions add up to 1 or 0). Two shapes give
+    that sum: PostgreSQL joins the events, which its planner runs in
+    parallel workers (a correlated subquery would keep the loop in one
+    process); SQLite sums each candidate's events in a correlated subquery,
+    because for a join its planner drives from the events by time, which
+    reads millions of them for the city. Neither has a HAVING or an outer
+    filter on the sum, which would make SQLite evaluate it twice; groups
+    summing to zero are dropped by the caller.
     """
     until = literal(as_of, UTCDateTime())
     columns = [(_age(as_of) if name == "age" else _COLUMNS[name]).label(name) for name in groups]
-    if scoped:
-        balance = (select(func.sum(_DELTA)).where(HazardEvent.hazard_id == Hazard.id, HazardEvent.at <= until, _COUNTS)
-                   .correlate(Hazard).scalar_subquery())
-        hazards = (select(*columns, balance.label("balance")).select_from(Hazard).where(*where)
-                   .subquery("hazards"))
+    candidates = or_(Hazard.status != _CLOSED, and_(Hazard.closed_at > until, Hazard.created_at <= until))
+    events = and_(HazardEvent.hazard_id == Hazard.id, HazardEvent.at <= until, _COUNTS)
+    if dialect == "postgresql":
+        statement = (select(*columns, func.sum(_DELTA).label("open")).select_from(Hazard)
+                     .join(HazardEvent, events).where(*where, candidates))
     else:
-        ledger = (select(HazardEvent.hazard_id.label("hazard_id"), func.sum(_DELTA).label("balance"))
-                  .where(HazardEvent.at <= until, _COUNTS)
-                  .group_by(HazardEvent.hazard_id).having(func.sum(_DELTA) != 0)
-                  .subquery("ledger"))
-        hazards = (select(*columns, ledger.c.balance).select_from(ledger)
-                   .join(Hazard, Hazard.id == ledger.c.hazard_id).where(*where)
-                   .subquery("hazards"))
-    keys = [hazards.c[name] for name in groups]
-    statement = (select(*keys, func.coalesce(func.sum(hazards.c.balance), 0).label("open"))
-                 .where(hazards.c.balance != 0))
-    return statement.group_by(*keys) if keys else statement
+        balance = select(func.sum(_DELTA)).where(events).correlate(Hazard).scalar_subquery()
+        statement = select(*columns, func.sum(balance).label("open")).where(*where, candidates)
+    return statement.group_by(*columns) if columns else statement
 
 
 def _sort_key(row: dict, groups: list[str]):
@@ -149,20 +193,20 @@ def open_figures(*, as_of: datetime | None = None, districts: frozenset[str] | N
     when = _as_of(as_of)
     groups = _groups(group_by)
     where = _filters(districts=districts, domain=domain, campaign_id=campaign_id)
-    scoped = districts is not None or campaign_id is not None
-    if db.session.get_bind().dialect.name == "postgresql":
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
         # The planner's cost of these aggregates crosses PostgreSQL's JIT thresholds, and compiling
         # with inlining and optimisation then takes longer than the query itself (measured: about
         # +150 ms for one district, up to +1.5 s for the city). Off for this transaction only.
         db.session.execute(text("SET LOCAL jit = off"))
-    result = db.session.execute(_statement(as_of=when, groups=groups, where=where, scoped=scoped))
+    result = db.session.execute(_statement(as_of=when, groups=groups, where=where, dialect=dialect))
     rows = []
     total = 0
     for record in result:
         values = record._mapping
         count = int(values["open"] or 0)
         total += count
-        if groups:
+        if groups and count:
             row = {name: values[name] for name in groups}
             row["open"] = count
             rows.append(row)
@@ -174,3 +218,33 @@ def open_count(*, as_of: datetime | None = None, districts: frozenset[str] | Non
                domain: str | None = None, campaign_id: int | None = None) -> int:
     """Return the number of hazards open at ``as_of`` (default now)."""
     return open_figures(as_of=as_of, districts=districts, domain=domain, campaign_id=campaign_id)["total"]
+
+
+def for_caller(*, visible: frozenset[str] | None, as_of: datetime | None = None, district: str | None = None,
+               domain: str | None = None, campaign_id: int | None = None, group_by: Sequence[str] = ()) -> dict:
+    """Return the figures a caller may see: its districts (``visible``, None: all), narrowed by the filters.
+
+    ``district`` narrows to that district and those below it (640100 银川市:
+    its counties); a district outside ``visible`` is 403 ``forbidden``, an
+    unknown one 422. A campaign must touch the caller's districts (422
+    otherwise, as for an unknown one); its figures are still limited to them.
+    """
+    from server.inspections import campaigns as campaign_service
+
+    districts = visible
+    if district is not None:
+        if not campaign_service.known_district(district):
+            raise validation_error("district", "no such district")
+        if visible is not None and district not in visible:
+            raise ProblemError("forbidden", "The district is not among your districts.")
+        districts = campaign_service.covered([district])
+    if domain is not None and domain not in {d.value for d in Domain}:
+        raise validation_error("domain", f"must be one of: {', '.join(d.value for d in Domain)}")
+    if campaign_id is not None:
+        try:
+            campaign_service.get_visible(campaign_id=campaign_id, districts=visible)
+        except ProblemError:
+            raise validation_error("campaign_id", "no such campaign in your districts") from None
+    result = open_figures(as_of=as_of, districts=districts, domain=domain, campaign_id=campaign_id,
+                          group_by=group_by)
+    return {**result, "district": district, "domain": domain, "campaign_id": campaign_id}
