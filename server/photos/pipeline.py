@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 import pillow_heif
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from server.photos.storage import temporary_prefix
+
 # Registering twice is harmless, but this module is the one place that does it.
 pillow_heif.register_heif_opener()
 
@@ -128,7 +130,7 @@ def receive(stream: Any, *, directory: Path, max_bytes: int, chunk_size: int = 6
     digest = hashlib.sha256()
     size = 0
     Path(directory).mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=directory)
+    fd, name = tempfile.mkstemp(prefix=temporary_prefix("upload-"), suffix=".part", dir=directory)
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -18,7 +18,7 @@ from server.extensions import db
 from server.geo import crs
 from server.photos import pipeline
 from server.photos.models import Photo
-from server.photos.storage import LocalStorage, Storage
+from server.photos.storage import LocalStorage, Storage, sweep_temporary_files
 
 
 def init_app(app: Flask) -> None:
@@ -26,8 +26,11 @@ def init_app(app: Flask) -> None:
     root = Path(app.config["PHOTO_ROOT"])
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     kind = app.config.get("PHOTO_STORAGE", "local")
+    # Uploads and writes cut short by a killed worker leave temporary files: remove those of dead processes.
+    sweep_temporary_files(root / "tmp")
     if kind == "local":
         app.extensions["photo_storage"] = LocalStorage(root / "store")
+        sweep_temporary_files(root / "store")
     elif kind == "s3":
         from server.photos.s3 import S3Storage
 

@@ -24,6 +24,42 @@ from typing import BinaryIO, Protocol, runtime_checkable
 _KEY_RE = re.compile(r"[A-Za-z0-9]{4}[A-Za-z0-9._-]{0,250}")
 
 _TEMP_PREFIX = ".tmp-"
+# Temporary files carry the writer's pid (``.tmp-<pid>-…``, ``upload-<pid>-….part``) so that a process
+# killed mid-write can be told from a live one: see sweep_temporary_files.
+_TEMPORARY = re.compile(r"^(?:\.tmp-|upload-)(\d+)-")
+
+
+def temporary_prefix(kind: str = _TEMP_PREFIX) -> str:
+    """The prefix of a temporary file this process writes: ``kind`` then the pid."""
+    return f"{kind}{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_temporary_files(root: Path) -> int:
+    """Delete the temporary files under ``root`` left by processes that no longer run; return how many.
+
+    A worker killed while writing (SIGKILL, OOM, power loss) leaves its
+    temporary file behind; nothing else ever reads it. Files of running
+    processes are kept: another worker may be writing them right now.
+    """
+    removed = 0
+    if not Path(root).is_dir():
+        return 0
+    for path in Path(root).rglob("*"):
+        match = _TEMPORARY.match(path.name)
+        if match and path.is_file() and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 @runtime_checkable
@@ -110,7 +146,7 @@ class LocalStorage:
         if target.exists():
             return
         directory = self._directory_for(key)
-        fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
+        fd, name = tempfile.mkstemp(prefix=temporary_prefix(), dir=directory)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -142,7 +178,7 @@ class LocalStorage:
 
     def _copy_into(self, path: Path, target: Path, directory: Path) -> None:
         """Another file system: copy into a temporary file beside the target, then rename."""
-        fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=directory)
+        fd, name = tempfile.mkstemp(prefix=temporary_prefix(), dir=directory)
         try:
             with os.fdopen(fd, "wb") as out, open(path, "rb") as source:
                 shutil.copyfileobj(source, out, 1024 * 1024)
