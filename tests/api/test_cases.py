@@ -6,6 +6,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -18,6 +19,13 @@ from server.extensions import db
 
 CASES = "/api/v1/cases"
 PERSON_ID = "11010519491231002X"  # the GB 11643 example number, check character X
+
+
+@pytest.fixture(autouse=True)
+def dossier_root(request, tmp_path):
+    """Keep each test's dossiers in its own folder (the default is the repository's instance/)."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").config["CASE_DOSSIER_ROOT"] = str(tmp_path / "dossiers")
 
 
 def _world(app, client):

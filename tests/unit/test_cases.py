@@ -33,6 +33,13 @@ def backend(request) -> str:
     return request.param
 
 
+@pytest.fixture(autouse=True)
+def dossier_root(request, tmp_path):
+    """Keep each test's dossiers in its own folder (the default is the repository's instance/)."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").config["CASE_DOSSIER_ROOT"] = str(tmp_path / "dossiers")
+
+
 @pytest.fixture
 def clock():
     """Set the clock for a test and put it back afterwards."""
