@@ -48,6 +48,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     from field_app_api import init_api
     init_api(app)
 
+    from server import console
+    console.init_app(app)
+
     from server.cli import register_cli
     register_cli(app)
 
@@ -82,4 +85,5 @@ def _import_models() -> None:
     import server.notifications.models  # noqa: F401
     import server.photos.models  # noqa: F401
     import server.registry.models  # noqa: F401
+    import server.reports.models  # noqa: F401
     import server.scheduler.models  # noqa: F401

@@ -14,10 +14,43 @@ down_revision = 'ca5e00000006'
 branch_labels = None
 depends_on = None
 
+REFUSAL = 'quarterly_report rows are immutable: making a quarter again adds a version'
+
 
 def upgrade():
-    pass
+    op.create_table('quarterly_report',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('quarter', sa.String(length=7), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('made_at', sa.DateTime(), nullable=False),
+    sa.Column('made_by', sa.Integer(), nullable=True),
+    sa.Column('as_of', sa.DateTime(), nullable=False),
+    sa.Column('complete', sa.Boolean(), nullable=False),
+    sa.Column('figures', sa.JSON(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['made_by'], ['user_account.id'], name=op.f('fk_quarterly_report_made_by_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quarterly_report')),
+    sa.UniqueConstraint('quarter', 'version', name=op.f('uq_quarterly_report_quarter'))
+    )
+    with op.batch_alter_table('quarterly_report', schema=None) as batch_op:
+        batch_op.create_index('uq_quarterly_report_scheduled', ['quarter'], unique=True,
+                              sqlite_where=sa.text('made_by IS NULL'), postgresql_where=sa.text('made_by IS NULL'))
+    # A snapshot is never changed: the database itself refuses UPDATE and DELETE of a row.
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute(f"""
+            CREATE FUNCTION quarterly_report_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '{REFUSAL}';
+            END $$""")
+        op.execute("CREATE TRIGGER quarterly_report_immutable BEFORE UPDATE OR DELETE ON quarterly_report "
+                   "FOR EACH ROW EXECUTE FUNCTION quarterly_report_immutable()")
+    else:
+        for verb in ('UPDATE', 'DELETE'):
+            op.execute(f"CREATE TRIGGER quarterly_report_no_{verb.lower()} BEFORE {verb} ON quarterly_report "
+                       f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END")
 
 
 def downgrade():
-    pass
+    op.drop_table('quarterly_report')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP FUNCTION IF EXISTS quarterly_report_immutable()")

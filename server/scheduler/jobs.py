@@ -84,6 +84,10 @@ def slot(name: str, now: datetime) -> str:
         return local_date(now).isoformat()
     if name == "weekly_dispatch":
         return _iso_week(_previous_week(now)[0])
+    if name == "quarterly_report":  # checked daily; the slot is the last complete quarter, so it runs once each
+        from server.reports.quarterly import last_complete
+
+        return last_complete(now)
     raise ValueError(f"unknown job {name!r}; known: {', '.join(JOBS)}")
 
 
@@ -464,6 +468,13 @@ def case_deadlines(*, now: datetime) -> dict:
     return sweep(now=now)
 
 
+def quarterly_report(*, now: datetime) -> dict:
+    """The last complete quarter's analysis snapshot (每季度安全生产形势分析), made once; the committee is told."""
+    from server.reports.quarterly import run_scheduled
+
+    return run_scheduled(now=now)
+
+
 # Jobs run once a local day (slot: the day they run for).
 DAILY_SWEEPS = ("credit_sweep", "case_deadlines")
 
@@ -473,6 +484,7 @@ JOBS: dict[str, Callable[..., dict]] = {
     "weekly_dispatch": weekly_dispatch,
     "credit_sweep": credit_sweep,
     "case_deadlines": case_deadlines,
+    "quarterly_report": quarterly_report,
 }
 
 

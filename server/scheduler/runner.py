@@ -31,6 +31,7 @@ logger = logging.getLogger("qingling.scheduler")
 DAILY_AT = time(7, 30)
 SWEEPS_AT = time(6, 0)  # the daily sweeps run before the digest reads their results
 WEEKLY_AT = (0, time(8, 0))  # Monday
+QUARTERLY_AT = time(6, 30)  # checked daily; makes the last quarter's analysis on the first day after it
 
 _embedded: BaseScheduler | None = None
 _embedded_lock = threading.Lock()
@@ -95,6 +96,9 @@ def build(app: Flask, *, blocking: bool, now: datetime | None = None) -> BaseSch
         scheduler.add_job(run_claimed, CronTrigger(hour=SWEEPS_AT.hour, minute=SWEEPS_AT.minute, timezone=zone),
                           args=[app, name], id=name, name=f"{name.replace('_', ' ')} (daily)",
                           **catch_up(_due_today(local_now, SWEEPS_AT)))
+    scheduler.add_job(run_claimed, CronTrigger(hour=QUARTERLY_AT.hour, minute=QUARTERLY_AT.minute, timezone=zone),
+                      args=[app, "quarterly_report"], id="quarterly_report", name="quarterly analysis (每季度)",
+                      **catch_up(_due_today(local_now, QUARTERLY_AT)))
     scheduler.add_job(deliver, IntervalTrigger(minutes=1, timezone=zone), args=[app], id="deliver_pending",
                       name="deliver notifications (every minute)")
     return scheduler
