@@ -79,6 +79,8 @@ def _import_models() -> None:
     """Import every domain's models so that metadata (and migrations) see all tables."""
     import server.accounts.models  # noqa: F401
     import server.audit.models  # noqa: F401
+    import server.cases.models  # noqa: F401
+    import server.credit.models  # noqa: F401
     import server.credit.models  # noqa: F401
     import server.hazards.models  # noqa: F401
     import server.inspections.models  # noqa: F401

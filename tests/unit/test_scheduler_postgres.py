@@ -226,7 +226,7 @@ def test_two_schedulers_escalate_once_and_send_each_message_once(app, environmen
         assert set(state["events"]) == set(city.overdue) and set(state["events"].values()) == {1}
         keys = Counter(row.dedupe_key for row in state["rows"])
         assert set(keys.values()) == {1}
-        assert {k for k in keys if k.startswith("overdue:")} == {f"overdue:{h}" for h in city.overdue}
+        assert {k for k in keys if k.startswith("overdue:")} == {f"overdue:{h}:2026-11-20" for h in city.overdue}
         assert [k for k in keys if k.startswith("daily:")] == [f"daily:{city.leader.id}:2026-11-24"]
         assert state["supervised"] == set(city.majors)
         assert state["runs"] == 3 + 2 * 3 + 2 + 1 + 2
