@@ -81,7 +81,6 @@ def _import_models() -> None:
     import server.audit.models  # noqa: F401
     import server.cases.models  # noqa: F401
     import server.credit.models  # noqa: F401
-    import server.credit.models  # noqa: F401
     import server.hazards.models  # noqa: F401
     import server.inspections.models  # noqa: F401
     import server.notifications.models  # noqa: F401

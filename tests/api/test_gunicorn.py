@@ -51,9 +51,9 @@ def test_gunicorn_serves_with_the_configured_workers(database_url, tmp_path):
         ready = None
         for _ in range(300):
             try:
-                ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 assert process.poll() is None, process.stderr.read().decode()
                 time.sleep(0.1)
         assert ready is not None and ready.status_code == 200, ready and ready.text
