@@ -86,12 +86,29 @@ class Config:
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "/api/v1/swagger-ui/"
     JSON_AS_ASCII = False
+    # The web console (/console, docs/console.md): session cookie, languages, page sizes, exports.
+    CONSOLE_SECURE_COOKIE = True  # the session cookie is sent over HTTPS only; False for plain-http development
+    CONSOLE_SESSION_HOURS = 12  # a signed-in console session lasts this long
+    CONSOLE_DEFAULT_LOCALE = "zh_CN"  # Simplified Chinese; "en" is offered by the language switch
+    CONSOLE_PAGE_SIZE = 50
+    CONSOLE_EXPORT_MAX_ROWS = 200_000  # one CSV/XLSX export holds at most this many rows
+    CONSOLE_MAP_MAX_POINTS = 3000  # points a map layer sends at most (the newest first)
+    CONSOLE_TREND_WEEKS = 12
+    # The map's tile layer. None: no tiles; points and district outlines are still drawn. Tianditu, e.g.
+    # "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default
+    # &TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=<key>"; or the bureau's own server.
+    TILE_URL: str | None = None
+    TILE_SUBDOMAINS = "01234567"
+    TILE_CRS = "wgs84"  # what the tiles are drawn in: wgs84 (Tianditu's CGCS2000 alike) or gcj02 (Amap, many bureau servers)
+    TILE_ATTRIBUTION = ""
+    TILE_MAX_ZOOM = 18
 
 
 class DevelopmentConfig(Config):
     """Local development with ``make run``."""
 
     SECRET_KEY = "dev-only-not-secret"
+    CONSOLE_SECURE_COOKIE = False  # http://127.0.0.1:5000
 
 
 class TestingConfig(Config):
@@ -99,6 +116,7 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-only-not-secret"
+    CONSOLE_SECURE_COOKIE = False  # the live server of the browser tests speaks plain http
 
 
 class ProductionConfig(Config):
