@@ -146,13 +146,24 @@ class AcceptInSchema(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=TEXT)
 
 
+MAX_AMOUNT_YUAN = 10**10
+
+
+def _amount_in_range(value) -> None:
+    if value is not None and not 0 <= value <= MAX_AMOUNT_YUAN:
+        raise ValidationError(f"must be between 0 and {MAX_AMOUNT_YUAN}")
+
+
 class DecideInSchema(Schema):
     client_key = fields.UUID(load_default=None, allow_none=True)
     penalty_kinds = fields.List(fields.String(validate=validate.OneOf([k.value for k in PenaltyKind])),
                                 required=True, validate=validate.Length(min=1, max=len(PenaltyKind)),
                                 metadata={"description": "; ".join(f"{k.value} {n}" for k, n in PENALTY_NAMES.items())})
-    amount_yuan = fields.Decimal(load_default=None, allow_none=True, places=2, as_string=True, allow_nan=False,
-                                 validate=validate.Range(0, 10**10), metadata={"description": "罚款 in yuan"})
+    # The bounds go in the metadata as numbers: a Range validator on a Decimal field is documented with
+    # the bounds serialised as strings, which is not valid JSON Schema.
+    amount_yuan = fields.Decimal(load_default=None, allow_none=True, places=2, allow_nan=False,
+                                 validate=_amount_in_range,
+                                 metadata={"description": "罚款 in yuan", "minimum": 0, "maximum": MAX_AMOUNT_YUAN})
     decision_no = fields.String(required=True, validate=validate.Length(min=1, max=100),
                                 metadata={"description": "行政处罚决定书文号"})
     decided_on = fields.Date(load_default=None, allow_none=True)

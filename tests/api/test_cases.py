@@ -264,6 +264,8 @@ def test_decisions_are_checked(app, client):
     _post(client, world.zf, case["id"], "accept")
     url = f"{CASES}/{case['id']}/decide"
     for body, field in [({"penalty_kinds": ["fine"], "decision_no": "X"}, "amount_yuan"),
+                        ({"penalty_kinds": ["fine"], "decision_no": "X", "amount_yuan": "-1"}, "amount_yuan"),
+                        ({"penalty_kinds": ["fine"], "decision_no": "X", "amount_yuan": 10**11}, "amount_yuan"),
                         ({"penalty_kinds": ["no_penalty", "warning"], "decision_no": "X"}, "penalty_kinds"),
                         ({"penalty_kinds": ["warning"], "decision_no": "X", "decided_on": "2999-01-01"}, "decided_on"),
                         ({"penalty_kinds": ["warning"], "decision_no": "X", "decided_on": "2000-01-01"}, "decided_on")]:
