@@ -312,7 +312,7 @@ class _City:
         return rows
 
 
-def seed(*, if_empty: bool) -> list[dict] | None:
+def seed(*, if_empty: bool, with_history: bool = True) -> list[dict] | None:
     """Fill the database with the demo city and accounts, commit, and return the accounts to print."""
     if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
         return None
@@ -364,6 +364,8 @@ def seed(*, if_empty: bool) -> list[dict] | None:
     db.session.add_all(LeaderDuty(district_code=district, domain=domain, user_id=users["leader"].id)
                        for district in DISTRICTS for domain in ("gas", "self_built_house", "construction_site"))
     db.session.commit()
+    if with_history:
+        history()
     return accounts()
 
 
@@ -371,3 +373,183 @@ def accounts() -> list[dict]:
     """Return the demo accounts as they are printed: username, password, roles, districts."""
     return [{"username": username, "password": _password(username), "roles": ",".join(roles),
              "districts": ",".join(districts) or "-"} for username, _name, roles, districts in ACCOUNTS]
+
+
+# --- a realistic history, so that the console shows something alive --------------------------------
+
+# (item, description, severity or None for the item's own) per field.
+HAZARD_KINDS = {
+    "gas": [("G02", "未安装管道燃气自闭阀", None), ("G03A", "使用橡胶软管连接燃气灶具，软管老化龟裂", None),
+            ("G03C", "连接软管长度超过2米并穿越墙体", None), ("G04A", "燃气灶具无熄火保护装置", None),
+            ("G07", "液化气钢瓶超过检验有效期", None), ("G01A", "餐饮用户未安装可燃气体报警器", None),
+            ("G10", "燃气管道被杂物圈占", None), ("GM01", "液化石油气钢瓶在地下室使用", "major")],
+    "self_built_house": [("H04", "承重墙体出现斜向裂缝", None), ("H07", "屋顶擅自加建一层彩钢房", None),
+                         ("H10", "自建房改为餐饮经营未经批准", None), ("H20", "经营场所未配备灭火器和应急照明", None),
+                         ("H12", "安全鉴定为C级仍用于经营", "major")],
+    "construction_site": [("SF05", "作业层脚手板未满铺，防护栏杆缺失", None), ("CC01", "现场围挡不连续", None),
+                          ("SM02", "危大工程专项施工方案未经论证", None), ("CC06", "现场动火作业无审批、未配灭火器", None)],
+}
+CHECKLIST_OF = {"gas": ("gas-user", 1), "self_built_house": ("self-built-house", 1),
+                "construction_site": ("construction-site", 1)}
+INSPECTOR_OF = {"640104": "inspector1", "640106": "inspector2", "640105": "inspector3", "640121": "leader",
+                "640122": "leader"}
+HISTORY_WEEKS = 8
+HISTORY_VISITS = 80
+HISTORY_PHOTOS = 30  # photos through the real pipeline (about 40 ms each): enough for the before/after pages
+
+
+def _jpeg(rng: random.Random, after: bool) -> bytes:
+    """Return a small photo-like JPEG: a reddish scene before the rectification, a greenish one after."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    base = (70, 150, 90) if after else (170, 80, 60)
+    image = Image.new("RGB", (480, 360), base)
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y = rng.randint(0, 420), rng.randint(0, 300)
+        shade = tuple(min(255, c + rng.randint(-40, 60)) for c in base)
+        draw.rectangle([x, y, x + rng.randint(30, 140), y + rng.randint(20, 90)], fill=shade)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def _store_photo(photo_id, data: bytes) -> None:
+    """Receive a demo photo's bytes through the real pipeline (hash, sniff, renditions)."""
+    import hashlib
+    import io
+
+    from server.photos import service as photo_service
+    from server.photos.models import Photo
+
+    photo = db.session.get(Photo, photo_id)
+    photo_service.receive(photo=photo, stream=io.BytesIO(data), declared_sha256=hashlib.sha256(data).hexdigest())
+
+
+def history() -> dict:
+    """Make eight weeks of work through the services: a campaign, visits, hazards in every state, majors
+    under supervision, overdue ones, rectifications with before and after photos, and credit proposals.
+
+    Time is simulated with ``set_now``; everything goes through the same services as the phone API, so
+    the events, supervision listings and credit proposals are those the real flows make.
+    """
+    import hashlib
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from server import database
+    from server.hazards import flows as hazard_flows
+    from server.inspections import campaigns as campaign_service
+    from server.inspections import service as inspection_service
+
+    rng = random.Random(SEED + 1)
+    real_now = datetime.now(timezone.utc).replace(microsecond=0)
+    start = real_now - timedelta(weeks=HISTORY_WEEKS)
+    users = {u.username: u for u in db.session.scalars(select(User))}
+    subjects = db.session.scalars(select(Subject).order_by(Subject.external_ref)).all()
+    counts = {"inspections": 0, "hazards": 0, "photos": 0}
+    try:
+        database.set_now(start - timedelta(days=1))
+        campaign = campaign_service.create(
+            name="城镇燃气和自建房安全隐患排查整治专项行动（2026年秋季）", doc_no="银建发〔2026〕58号",
+            domains=["gas", "self_built_house", "construction_site"], districts=["640100"],
+            starts_on=start.date(), ends_on=(real_now + timedelta(weeks=6)).date(),
+            phases=[{"name": "排查", "kind": "inspect", "starts_on": start.date().isoformat(),
+                     "ends_on": (real_now + timedelta(weeks=6)).date().isoformat()}])
+        db.session.commit()
+        visited = rng.sample(subjects, HISTORY_VISITS)
+        visits = sorted(((start + timedelta(seconds=rng.uniform(0, (real_now - start).total_seconds() - 3 * 3600)), s)
+                         for s in visited), key=lambda v: v[0])
+        followups = []  # (time, hazard id, plan of what happens next)
+        for when, subject in visits:
+            database.set_now(when + timedelta(minutes=25))
+            inspector = users[INSPECTOR_OF[subject.district_code]]
+            data = {"id": uuid.UUID(int=rng.getrandbits(128), version=4), "subject_id": subject.id,
+                    "checklist": {"code": CHECKLIST_OF[subject.domain][0], "version": CHECKLIST_OF[subject.domain][1]},
+                    "started_at": when, "finished_at": when + timedelta(minutes=20),
+                    "location": {"lat": subject.lat + rng.uniform(-0.0002, 0.0002),
+                                 "lon": subject.lon + rng.uniform(-0.0002, 0.0002),
+                                 "accuracy_m": round(rng.uniform(4, 30), 1), "crs": "wgs84"},
+                    "results": [], "hazards": [], "photos": [], "note": "入户检查" if subject.domain == "gas" else "现场检查",
+                    "campaign_id": campaign.id}
+            if rng.random() < 0.06:
+                data.update(outcome="no_access", note="敲门无人应答")
+            elif rng.random() < 0.55:
+                for item, text, severity in rng.sample(HAZARD_KINDS[subject.domain], rng.choice([1, 1, 2])):
+                    hazard_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+                    fixed = severity is None and rng.random() < 0.15
+                    data["hazards"].append({"id": hazard_id, "item": item, "description": text, "severity": severity,
+                                            "fixed_on_spot": fixed})
+                    data["results"].append({"item": item, "outcome": "fail", "note": text})
+                    with_photo = counts["photos"] < HISTORY_PHOTOS * 2 // 3
+                    if with_photo or fixed:
+                        data["photos"].append({"id": uuid.UUID(int=rng.getrandbits(128), version=4),
+                                               "sha256": "", "role": "before", "hazard_id": hazard_id, "_after": False})
+                    if fixed:
+                        data["photos"].append({"id": uuid.UUID(int=rng.getrandbits(128), version=4),
+                                               "sha256": "", "role": "after", "hazard_id": hazard_id, "_after": True})
+                    else:
+                        followups.append((when, hazard_id, severity == "major", with_photo))
+            images = {}
+            for photo in data["photos"]:
+                images[photo["id"]] = _jpeg(rng, photo.pop("_after"))
+                photo["sha256"] = hashlib.sha256(images[photo["id"]]).hexdigest()
+            inspection_service.submit(data=data, actor=inspector, districts=None)
+            for photo_id, image in images.items():
+                _store_photo(photo_id, image)
+                counts["photos"] += 1
+            counts["inspections"] += 1
+            counts["hazards"] += len(data["hazards"])
+
+        leader = users["leader"]
+        for reported, hazard_id, major, with_photo in followups:
+            age = (real_now - reported).days
+            inspector_name = None
+            fate = rng.random()
+            if age < 3 or fate < 0.12:
+                continue  # still reported (some of them past their deadline: overdue)
+            t = reported + timedelta(hours=rng.uniform(4, 48))
+
+            def step(flow, when, actor, **data):
+                database.set_now(min(when, real_now - timedelta(minutes=5)))
+                event, _created = flow(hazard_id=hazard_id, data={"id": uuid.uuid4(), **data}, actor=actor,
+                                       districts=None)
+                return event
+
+            from server.hazards.models import Hazard
+
+            hazard = db.session.get(Hazard, hazard_id)
+            inspector_name = INSPECTOR_OF[hazard.district_code]
+            actor = users[inspector_name]
+            if major:
+                step(hazard_flows.plan, t, leader, responsible="产权人及燃气经营企业", measures="立即停止使用，迁出地下室，更换合格设施",
+                     funds_yuan=round(rng.uniform(2000, 50000), -2),
+                     deadline=(reported + timedelta(days=30)).date(), contingency_plan="落实专人值守，发现泄漏立即关阀疏散")
+            step(hazard_flows.notify, t + timedelta(hours=1), actor, note="下达整改通知书，限期整改")
+            if fate < 0.35:
+                continue  # rectifying
+            t += timedelta(days=rng.uniform(2, 12) * (2 if major else 1))
+            if t > real_now - timedelta(hours=2):
+                continue
+            after_id = uuid.uuid4()
+            image = _jpeg(rng, True) if with_photo and counts["photos"] < HISTORY_PHOTOS else None
+            photos = ([{"id": after_id, "sha256": hashlib.sha256(image).hexdigest(), "role": "after"}]
+                      if image else [])
+            step(hazard_flows.rectify, t, actor, note="已按要求整改完毕", photos=photos)
+            if image:
+                database.set_now(min(t + timedelta(minutes=2), real_now))
+                _store_photo(after_id, image)
+                counts["photos"] += 1
+            if fate < 0.5:
+                continue  # pending review
+            t += timedelta(days=rng.uniform(0.5, 4))
+            if t > real_now - timedelta(hours=1):
+                continue
+            reviewer = leader if major else actor
+            step(hazard_flows.review, t, reviewer, decision="accept", note="复查合格，同意销号")
+        db.session.commit()  # the whole history in one transaction: one durable write instead of hundreds
+    finally:
+        database.set_now(None)
+    return counts
