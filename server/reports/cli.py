@@ -119,4 +119,6 @@ def zero_command(as_of, district, domain, campaign_id, by, as_json):
     click.echo(_json(result) if as_json else "\n".join(_table(result)))
 
 
-commands = [figures_cli]
+from server.reports.quarterly_cli import reports_cli  # noqa: E402  (flask reports quarterly ...: docs/quarterly.md)
+
+commands = [figures_cli, reports_cli]

@@ -413,6 +413,7 @@ def _credit(p: Period, *, detail: bool) -> dict:
     kinds = [{**kind, "name": KIND_NAMES.get(kind["kind"], kind["kind"])} for kind in figures["kinds"]]
     return {
         "standard": figures["standard"],
+        "grades": [band.grade for band in credit_service.standard().bands],
         "kinds": kinds if detail else [],
         "deductions": figures["deductions"],
         "rules": figures["rules"][:TOP_ITEMS] if detail else [],
@@ -695,6 +696,35 @@ def makers(reports) -> dict[int, User]:
     """Return the users who made these snapshots, by id."""
     ids = sorted({r.made_by for r in reports if r.made_by is not None})
     return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def file_name(report: QuarterlyReport, extension: str) -> str:
+    """Return the download name of a snapshot's file: 2026年第三季度安全生产形势分析（第1版）.docx."""
+    return f"{label(report.quarter)}安全生产形势分析（第{report.version}版）.{extension}"
+
+
+def xlsx(report: QuarterlyReport) -> bytes:
+    """Return the snapshot's tables as an XLSX workbook."""
+    from server.reports import quarterly_xlsx
+
+    return quarterly_xlsx.write(report.figures, version=report.version, made_at=report.made_at, sha256=report.sha256)
+
+
+def docx(report: QuarterlyReport) -> bytes:
+    """Return the snapshot as a report laid out as a government document, with its charts (DOCX)."""
+    from flask import current_app
+
+    from server.reports import quarterly_charts, quarterly_docx
+
+    return quarterly_docx.write(report.figures, version=report.version, made_at=report.made_at, sha256=report.sha256,
+                                charts=quarterly_charts.draw(report.figures),
+                                authority=current_app.config["CASE_BUREAU"])
 
 
 # --- the scheduler ------------------------------------------------------------------------------------

@@ -362,3 +362,92 @@ def test_who_may_read_the_city_wide_analysis(app):
         assert not quarterly.may_read(make_user(roles=["leader"], districts=["640104"]))
         assert not quarterly.may_read(make_user(roles=["inspector"], districts=["640100"]))
         assert not quarterly.may_read(make_user(roles=["enforcement"], districts=["640100"]))
+
+
+# --- the files ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def made(story):
+    """The committee's snapshot of 2026Q2."""
+    report = quarterly.make("2026Q2", actor=story.city.committee)
+    db.session.commit()
+    return report
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_workbook_holds_the_tables_with_chinese_headers_and_formats(made):
+    """Each table is a sheet whose header row is Chinese; numbers are numbers, rates and money formatted."""
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(quarterly.xlsx(made)))
+    assert {"说明", "主要指标", "隐患（领域×等级）", "隐患（区县）", "未销号重大隐患", "底数覆盖", "信用等级",
+            "案件移交和处罚", "处罚决定", "高频隐患"} <= set(book.sheetnames)
+    about = {row[0]: row[1] for row in book["说明"].iter_rows(min_row=2, values_only=True)}
+    assert about["季度"] == "2026Q2" and about["SHA-256"] == made.sha256 and about["快照版本"] == "第1版"
+    assert about["数据截至（北京时间）"] == "2026-06-30 23:59:59"
+    sheet = book["隐患（领域×等级）"]
+    header = [cell.value for cell in sheet[1]]
+    assert header[:6] == ["领域", "等级", "排查发现", "整改销号", "当季发现已整改", "当季整改率"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert rows[0][:4] == ("燃气", "一般隐患", 3, 3)
+    assert rows[-1] == ("合计", None, 5, 4, 2, 0.4, 10.5, 3, 5, 3)
+    assert sheet.cell(row=len(rows) + 1, column=6).number_format == "0.0%"
+    kpis = {row[0]: row for row in book["主要指标"].iter_rows(min_row=2, values_only=True)}
+    assert kpis["排查发现隐患"][:5] == ("排查发现隐患", 5, 4, 1, 0.25)
+    assert kpis["罚款金额（元）"][1] == 5000.0
+    assert [c.value for c in book["主要指标"][1]][1:3] == ["2026年第二季度", "2026年第一季度"]
+    cases = {row[0]: row[1] for row in book["案件移交和处罚"].iter_rows(min_row=2, values_only=True)}
+    assert cases["罚款金额（元）"] == 5000.0 and cases["处罚种类：警告"] == 1
+    assert book["案件移交和处罚"]["B7"].number_format == "#,##0.00"
+    decided = list(book["处罚决定"].iter_rows(min_row=2, values_only=True))
+    assert decided == [("银建罚移〔2026〕1号", "某燃气公司1", "燃气用户未安装自闭阀拒不整改", "2026-06-20",
+                        "银综执罚〔2026〕8号", "罚款、警告", 5000.0)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_report_is_a_government_document_with_the_figures_and_charts(made):
+    """Red mark, title, addressee, numbered sections in 仿宋/黑体, the figures in text and tables, the charts."""
+    import io
+
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    document = Document(io.BytesIO(quarterly.docx(made)))
+    paragraphs = [p for p in document.paragraphs if p.text]
+    texts = [p.text for p in paragraphs]
+    assert texts[:3] == ["银川市住房和城乡建设局", "关于2026年第二季度全市住房城乡建设领域安全生产形势的分析报告", "市安委会："]
+    assert str(paragraphs[0].runs[0].font.color.rgb) == "FF0000"
+    headings = [t for t in texts if len(t) < 20 and t[1:2] == "、"]
+    assert headings == ["一、总体情况", "二、隐患排查整治情况", "三、重大隐患和逾期隐患", "四、“回头看”和底数覆盖情况",
+                        "五、企业信用评价情况", "六、违法案件移交和行政处罚情况", "七、突出问题", "八、同比、环比分析",
+                        "九、下一步工作建议"]
+    body = "\n".join(texts)
+    assert "共开展安全检查6次" in body and "排查发现隐患5处，其中重大隐患1处" in body
+    assert "整改销号隐患4处" in body and "当季整改率40.0%" in body and "中位数为10.5天" in body
+    assert "季末未销号隐患5处（季初3处），其中逾期未整改3处" in body
+    assert "与2026年第一季度相比（环比），排查发现隐患增加1处（增长25.0%）" in body
+    assert "复发）1处" in body and "作出行政处罚决定1件，其中罚款1件、罚款金额5,000.00元" in body
+    assert "数据截至2026年6月30日24时" in body and made.sha256 in body
+    overall = paragraphs[texts.index("一、总体情况") + 1]
+    assert overall.runs[0].element.rPr.rFonts.get(qn("w:eastAsia")) == "仿宋_GB2312"
+    assert paragraphs[texts.index("一、总体情况")].runs[0].element.rPr.rFonts.get(qn("w:eastAsia")) == "黑体"
+    first = [[cell.text for cell in row.cells] for row in document.tables[0].rows]
+    assert first[0][:4] == ["领域", "等级", "排查发现", "整改销号"]
+    assert first[-1] == ["合计", "", "5", "4", "40.0%", "10.5", "5", "3"]
+    assert "表1　各领域隐患排查整治情况" in texts and "图1　各领域隐患排查整治情况" in texts
+    captions = [t for t in texts if t.startswith("图")]
+    assert len(document.inline_shapes) == len(captions) >= 4
+    assert document.core_properties.keywords == f"sha256:{made.sha256}"
+    assert document.sections[0].page_width == 7560310  # A4: 210 mm in EMU
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_missing_font_says_what_to_install(made, app, tmp_path):
+    """Charts need a CJK font: without one the error names the package and the setting."""
+    from server.fonts import FontMissing
+
+    app.config["CASE_PDF_FONT"] = str(tmp_path / "none.ttf")
+    with pytest.raises(FontMissing, match="fonts-wqy-zenhei"):
+        quarterly.docx(made)
