@@ -49,6 +49,7 @@ class Config:
     CREDIT_OVERDUE_GRACE_DAYS = 7
     CREDIT_PROPOSE_FIXED_ON_SPOT = False
     CREDIT_LATE_CLOSE_LOOKBACK_DAYS = 7
+    CREDIT_CASE_PENALTY_RULE = "SC-04"  # proposed when a case decides a penalty against an enterprise; "" for none
     # Cases transferred to enforcement (移交违法案件): numbers are PREFIX〔YYYY〕N号, N counted per year.
     CASE_NUMBER_PREFIX = "银建罚移"
     CASE_BUREAU = "银川市住房和城乡建设局"  # signs the transfer letter

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import current_app
@@ -587,11 +587,39 @@ def transition(*, case: Case, action: Action, data: dict, actor: User,
     case.status, case.updated_at = target, now
     recorded = _apply(case, action, data)  # a refusal here rolls the whole request back
     db.session.flush()
+    if action == Action.DECIDE:
+        recorded.update(_propose_credit_deduction(case, actor))
     if after is not None:
         recorded.update(after(case))
         db.session.flush()
     return _event(case, action=action, actor=actor, from_status=previous, note=data.get("note"), at=now,
                   data=recorded, client_key=data.get("client_key"), payload_hash=payload_hash)
+
+
+def _propose_credit_deduction(case: Case, actor: User) -> dict:
+    """A penalty decided against an enterprise proposes the standard's deduction for it (source: the case).
+
+    The rule is ``CREDIT_CASE_PENALTY_RULE`` (SC-04 受到住建部门行政处罚 by default). A
+    proposal the standard refuses (e.g. a kind of enterprise the rule does not
+    apply to) is noted in the event and never blocks the decision.
+    """
+    from server.credit import service as credit_service
+
+    if case.enterprise_id is None or case.penalty_kinds == [PenaltyKind.NO_PENALTY]:
+        return {}
+    rule = current_app.config.get("CREDIT_CASE_PENALTY_RULE")
+    if not rule:
+        return {}
+    decided_at = datetime.combine(case.decided_on, time(12), tzinfo=clock.zone())
+    try:
+        with db.session.begin_nested():
+            deduction, _ = credit_service.propose(
+                enterprise=db.session.get(Enterprise, case.enterprise_id), rule_code=rule, source_kind="case",
+                source_id=str(case.id), district_code=case.district_code, occurred_at=min(decided_at, utcnow()),
+                actor=actor, note=f"{case.case_no} {case.decision_no}")
+    except ProblemError as error:
+        return {"credit_proposal": None, "credit_refused": error.detail}
+    return {"credit_proposal": deduction.id}
 
 
 def replayed_event(*, client_key: uuid.UUID | None, case: Case, payload_hash: str) -> CaseEvent | None:

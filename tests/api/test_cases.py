@@ -140,6 +140,12 @@ def test_an_officer_builds_a_case_from_two_hazards_transfers_it_and_records_the_
     assert decided["case"]["decision"] == {"penalty_kinds": ["fine", "warning"], "amount_yuan": "20000.00",
                                            "decision_no": "银综执罚决字〔2026〕15号",
                                            "decided_on": decided["case"]["decision"]["decided_on"]}
+    # The penalty against the enterprise proposes its credit deduction, waiting for confirmation.
+    queue = client.get("/api/v1/credit/deductions", query_string={"status": "proposed"}, headers=world.zf)
+    proposed = [d for d in queue.get_json()["items"] if d["source"]["kind"] == "case"]
+    assert [(d["rule"]["code"], d["source"]["id"], d["enterprise"]["id"]) for d in proposed] == [
+        ("SC-04", str(case["id"]), case["party"]["enterprise_id"])]
+    assert decided["event"]["data"]["credit_proposal"] == proposed[0]["id"]
     closed = _post(client, world.zf, case["id"], "close", note="罚款已缴纳")
     assert closed["case"]["status"] == "closed" and closed["case"]["allowed_actions"] == []
     assert [e["type"] for e in closed["case"]["events"]] == ["create", "transfer", "accept", "decide", "close"]
