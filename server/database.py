@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from flask import has_request_context, request
@@ -63,7 +66,44 @@ def _sqlite_connect(dbapi_connection, _record):
     cursor.close()
 
 
+# Set inside ``reading()``: transactions begun there are plain reads even in a writing request.
+_reading: ContextVar[bool] = ContextVar("qingling_sqlite_reading", default=False)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Run the reads a writing request makes before it writes without taking SQLite's write lock.
+
+    Transactions begun inside the block begin deferred (a read snapshot), so
+    authentication, lookups and validation run beside other writers instead of
+    queueing behind them. The block must write nothing, and its transaction
+    must be ended with ``end_reading()`` before the request writes: the next
+    transaction then begins IMMEDIATE as usual. (A deferred transaction that
+    reads and then writes would fail at once with "database is locked" when
+    another writer committed in between, instead of waiting its turn.)
+    Whatever was read may change before the write: the write must still be
+    guarded by constraints or re-read under the lock where that matters.
+    """
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+def end_reading() -> None:
+    """End the session's read transaction (see ``reading``); refuse if it holds a change."""
+    from server.extensions import db
+
+    session = db.session
+    if session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty):
+        raise RuntimeError("a read transaction holds changes; they would be written without the write lock")
+    session.commit()
+
+
 def _writing() -> bool:
+    if _reading.get():
+        return False
     if has_request_context():
         return request.method not in ("GET", "HEAD", "OPTIONS")
     return True

@@ -6,7 +6,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from flask import current_app
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.accounts.enums import CITY_WIDE, Role
@@ -70,9 +72,15 @@ def login(*, username: str, password: str, device_id: str | None, remote_addr: s
     return token, row
 
 
+# Every request of the API asks this: the token, its user, the user's roles and districts, in one
+# query built once (SQLAlchemy then skips building it and its cache key each time).
+_TOKEN = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash")).options(
+    joinedload(ApiToken.user).options(joinedload(User.role_rows), joinedload(User.district_rows)))
+
+
 def authenticate(token: str) -> ApiToken:
     """Return the live token row for a bearer token, or raise 401."""
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    row = db.session.scalars(_TOKEN, {"token_hash": token_digest(token)}).unique().one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
         raise ProblemError("unauthorized", "The token is missing, expired or revoked.",
                            headers={"WWW-Authenticate": "Bearer"})
@@ -84,16 +92,35 @@ def revoke(*, token_row: ApiToken) -> None:
     token_row.revoked_at = utcnow()
 
 
+def district_children() -> dict[str, tuple[str, ...]]:
+    """Return the codes of each district's children, read once per app.
+
+    Districts are reference data (GB/T 2260 codes) written only by migrations,
+    and every request of an inspector needs the tree to scope what it sees.
+    """
+    tree = current_app.extensions.get("qingling.district_children")
+    if tree is None:
+        children: dict[str, list[str]] = {}
+        for code, parent in db.session.execute(select(District.code, District.parent_code)):
+            if parent is not None:
+                children.setdefault(parent, []).append(code)
+        tree = {parent: tuple(sorted(codes)) for parent, codes in children.items()}
+        current_app.extensions["qingling.district_children"] = tree
+    return tree
+
+
 def visible_districts(user: User) -> frozenset[str] | None:
     """Return the district codes a user may see (its districts and their descendants), or None for all."""
     if user.has_role(*CITY_WIDE):
         return None
+    tree = district_children()
     codes = set(user.districts)
-    frontier = set(codes)
+    frontier = list(codes)
     while frontier:
-        children = set(db.session.scalars(select(District.code).where(District.parent_code.in_(frontier))))
-        frontier = children - codes
-        codes |= children
+        for child in tree.get(frontier.pop(), ()):
+            if child not in codes:
+                codes.add(child)
+                frontier.append(child)
     return frozenset(codes)
 
 
