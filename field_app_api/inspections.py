@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from field_app_api import schemas, shapes
 from field_app_api.security import SECURITY, current_user, login_required, visible_districts
-from server import canonical
+from server import canonical, database
 from server.accounts.enums import Role
 from server.errors import ProblemError
 from server.extensions import db
@@ -32,25 +32,38 @@ def submission(inspection: Inspection) -> dict:
 
 @blp.route("/inspections", methods=["POST"])
 @login_required(Role.INSPECTOR, Role.LEADER)
-@blp.arguments(schemas.InspectionInSchema)
+# An instance, not the class: webargs would build the schema (and its nested ones) on every request.
+@blp.arguments(schemas.InspectionInSchema())
 @blp.response(201, schemas.SubmissionSchema)
 @blp.alt_response(200, schema=schemas.SubmissionSchema, description="A retry of a stored submission")
 @blp.doc(security=SECURITY)
 def submit(body):
     """Submit an inspection with its results, hazards and declared photos; retries are safe."""
+    actor = current_user()
     try:
-        inspection, created = inspection_service.submit(data=body, actor=current_user(), districts=visible_districts())
+        # Checks and lookups read beside other writers; only the writes queue for SQLite's write lock.
+        with database.reading():
+            prepared = inspection_service.prepare(data=body, actor=actor, districts=visible_districts())
+            if isinstance(prepared, Inspection):  # a retry of a stored submission
+                return submission(prepared), 200
+        database.end_reading()
+        stored = inspection_service.store(prepared)
         db.session.commit()
     except IntegrityError:
-        # A concurrent retry stored it first: answer as to any retry.
+        # A concurrent request stored one of its ids first: answer as to a retry, or 409.
         db.session.rollback()
-        existing = db.session.get(Inspection, body["id"])
-        if existing is None:
-            raise ProblemError("conflict", "A hazard or photo id of this inspection is already in use.") from None
-        inspection = inspection_service.replay(inspection=existing, actor=current_user(),
-                                               payload_hash=canonical.digest(body))
-        created = False
-    return submission(inspection), 201 if created else 200
+        with database.reading():
+            existing = db.session.get(Inspection, body["id"])
+            if existing is None:
+                raise ProblemError("conflict", "A hazard or photo id of this inspection is already in use.") from None
+            inspection = inspection_service.replay(inspection=existing, actor=current_user(),
+                                                   payload_hash=canonical.digest(body))
+            return submission(inspection), 200
+    inspection = stored.inspection
+    return {"id": inspection.id, "received_at": inspection.received_at,
+            "status": "awaiting_photos" if stored.photos_missing else "complete",
+            "photos_missing": stored.photos_missing, "flags": list(inspection.flags or []),
+            "hazards": stored.hazards, "score": inspection.score}, 201
 
 
 @blp.route("/inspections/<uuid:inspection_id>", methods=["GET"])

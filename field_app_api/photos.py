@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from field_app_api import schemas, shapes
 from field_app_api.security import SECURITY, login_required, visible_districts
+from server import database
 from server.accounts.enums import Role
 from server.extensions import db
 from server.photos import service as photo_service
@@ -30,12 +31,15 @@ UPLOAD_DOC = {
 @blp.doc(**UPLOAD_DOC)
 def upload(photo_id):
     """Send the bytes of a declared photo; sending them again is safe."""
-    photo = photo_service.get(photo_id=photo_id, districts=visible_districts())
-    # End the lookup's transaction: nothing may hold the database while the bytes stream in
-    # and are decoded (on SQLite a writer's transaction is the write lock for everyone).
-    db.session.commit()
+    # The lookups are plain reads, ended before the bytes stream in and are decoded: nothing may hold
+    # the database meanwhile (on SQLite a writer's transaction is the write lock for everyone).
+    # Only the final UPDATE takes the write lock.
+    with database.reading():
+        photo = photo_service.get(photo_id=photo_id, districts=visible_districts())
+        reference = photo_service.flag_reference(photo) if photo.received_at is None else None
+    database.end_reading()
     request.max_content_length = int(current_app.config["PHOTO_MAX_BYTES"])
-    stored = photo_service.receive(photo=photo, stream=request.stream,
+    stored = photo_service.receive(photo=photo, stream=request.stream, reference=reference,
                                    declared_sha256=request.headers.get("X-Content-SHA256"))
     db.session.commit()
     return shapes.photo(photo), 201 if stored else 200

@@ -6,7 +6,8 @@ import uuid
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server import clock
 from server.database import utcnow
@@ -19,6 +20,11 @@ from server.geo import crs
 from server.photos import pipeline
 from server.photos.models import Photo
 from server.photos.storage import LocalStorage, Storage, sweep_temporary_files
+
+
+# Built once (see server/inspections/service.py): declaring photos is on every submission's path.
+_PHOTOS_TAKEN = select(Photo.id).where(Photo.id.in_(bindparam("ids", expanding=True)))
+_INSERT_PHOTO = Photo.__table__.insert()
 
 
 def init_app(app: Flask) -> None:
@@ -55,20 +61,42 @@ def rendition_key(sha256: str, name: str) -> str:
 def declare(*, photos: list[dict], actor_id: int, district_code: str, subject_id: uuid.UUID,
             inspection_id: uuid.UUID | None = None, event_id: int | None = None, field: str = "photos") -> list[Photo]:
     """Record photos announced by id and SHA-256 before their bytes arrive; 409 if an id is taken."""
+    rows = [Photo(**row) for row in declared_rows(
+        photos=photos, actor_id=actor_id, district_code=district_code, subject_id=subject_id,
+        inspection_id=inspection_id, event_id=event_id, at=utcnow(), field=field)]
+    db.session.add_all(rows)
+    return rows
+
+
+def declared_rows(*, photos: list[dict], actor_id: int, district_code: str, subject_id: uuid.UUID, at,
+                  inspection_id: uuid.UUID | None = None, event_id: int | None = None,
+                  field: str = "photos") -> list[dict]:
+    """Check photos announced by id and SHA-256 (422 if listed twice, 409 if an id is taken); return their rows.
+
+    Reads only (one query); ``insert_declared`` writes the rows.
+    """
+    ids = [item["id"] for item in photos]
+    taken = set(db.session.connection().execute(_PHOTOS_TAKEN, {"ids": ids}).scalars()) if ids else set()
     seen: set[uuid.UUID] = set()
     rows = []
     for index, item in enumerate(photos):
         if item["id"] in seen:
             raise validation_error(f"{field}.{index}.id", "listed twice")
         seen.add(item["id"])
-        if db.session.get(Photo, item["id"]) is not None:
+        if item["id"] in taken:
             raise ProblemError("conflict", f"Photo {item['id']} was already declared elsewhere.")
-        row = Photo(id=item["id"], sha256=item["sha256"].lower(), role=item["role"], district_code=district_code,
-                    subject_id=subject_id, inspection_id=inspection_id, hazard_id=item.get("hazard_id"),
-                    event_id=event_id, declared_by=actor_id)
-        db.session.add(row)
-        rows.append(row)
+        rows.append(dict(
+            id=item["id"], sha256=item["sha256"].lower(), role=item["role"], district_code=district_code,
+            subject_id=subject_id, inspection_id=inspection_id, hazard_id=item.get("hazard_id"), event_id=event_id,
+            declared_by=actor_id, declared_at=at, received_at=None, content_type=None, size=None, width=None,
+            height=None, orientation=None, taken_at=None, gps_lat=None, gps_lon=None, make=None, model=None,
+            flags=[]))
     return rows
+
+
+def insert_declared(rows: list[dict]) -> None:
+    """Write the rows of declared photos in one multi-row INSERT."""
+    db.session.connection().execute(_INSERT_PHOTO, rows)
 
 
 def get(*, photo_id: uuid.UUID, districts: frozenset[str] | None) -> Photo:
@@ -79,14 +107,16 @@ def get(*, photo_id: uuid.UUID, districts: frozenset[str] | None) -> Photo:
     return photo
 
 
-def receive(*, photo: Photo, stream, declared_sha256: str | None) -> bool:
+def receive(*, photo: Photo, stream, declared_sha256: str | None, reference: dict | None = None) -> bool:
     """Store the bytes of a declared photo; return True when stored now, False when they already were.
 
     The upload is streamed to a temporary file under the size cap and hashed
     on the way; the bytes must hash to the declared SHA-256; the type is
     sniffed from the bytes; the pixels must decode fully. The original and its
     renditions are written to storage before the row says "received", so a
-    row never points at missing bytes.
+    row never points at missing bytes. None of this needs the database: the
+    caller holds no transaction meanwhile, and only the final UPDATE (and, unless
+    ``reference`` from ``flag_reference()`` is given, the reads it needs) writes.
     """
     config = current_app.config
     if not declared_sha256:
@@ -115,28 +145,35 @@ def receive(*, photo: Photo, stream, declared_sha256: str | None) -> bool:
     finally:
         received.path.unlink(missing_ok=True)
     taken_at = info.taken_at(clock.zone())
+    if reference is None:
+        reference = flag_reference(photo)
     values = dict(received_at=utcnow(), content_type=info.content_type, size=received.size, width=info.width,
                   height=info.height, orientation=info.orientation, taken_at=taken_at,
                   gps_lat=info.gps[0] if info.gps else None, gps_lon=info.gps[1] if info.gps else None,
-                  make=info.make, model=info.model, flags=photo_flags(info.gps, taken_at, _reference(photo)))
+                  make=info.make, model=info.model, flags=photo_flags(info.gps, taken_at, reference))
     # Of concurrent uploads of one photo, exactly one marks it received.
     result = db.session.execute(update(Photo).where(Photo.id == photo.id, Photo.received_at.is_(None))
                                 .values(**values).execution_options(synchronize_session=False))
-    db.session.flush()
-    db.session.refresh(photo)
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        db.session.refresh(photo)  # another upload of the same bytes won: answer with what it stored
+        return False
+    for key, value in values.items():  # what was just written, without reading it back
+        set_committed_value(photo, key, value)
+    return True
 
 
-def _reference(photo: Photo) -> dict:
-    """Return what a photo is compared with: the subject's position, the visit time, the hazard's report time."""
-    subject = db.session.get(Subject, photo.subject_id)
-    reference = {"position": (subject.lat, subject.lon)}
+def flag_reference(photo: Photo) -> dict:
+    """Return what a photo is compared with (see ``photo_flags``): the subject's position, the visit time,
+    the hazard's report time; read before the bytes are processed."""
+    position = db.session.execute(select(Subject.lat, Subject.lon).where(Subject.id == photo.subject_id)).one()
+    reference = {"position": tuple(position)}
     if photo.inspection_id is not None:
-        reference["visit_at"] = db.session.get(Inspection, photo.inspection_id).started_at
+        reference["visit_at"] = db.session.scalar(
+            select(Inspection.started_at).where(Inspection.id == photo.inspection_id))
     elif photo.event_id is not None:
-        reference["visit_at"] = db.session.get(HazardEvent, photo.event_id).at
+        reference["visit_at"] = db.session.scalar(select(HazardEvent.at).where(HazardEvent.id == photo.event_id))
     if photo.role == "after" and photo.hazard_id is not None:
-        reference["reported_at"] = db.session.get(Hazard, photo.hazard_id).created_at
+        reference["reported_at"] = db.session.scalar(select(Hazard.created_at).where(Hazard.id == photo.hazard_id))
     return reference
 
 
