@@ -26,7 +26,7 @@ run: seed
 	QINGLING_SCHEDULER_EMBEDDED=true $(FLASK) run --host 127.0.0.1 --port 5000
 
 # What the tests need from the system: PostgreSQL's server binaries (the harness starts its own server),
-# and a CJK font for the case transfer letter PDF.
+# a CJK font for the case transfer letter PDF, and Chromium with its driver for the console's browser tests.
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then \
 		echo "installing PostgreSQL server binaries"; \
@@ -35,6 +35,10 @@ system-deps:
 	@if ! ls /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc >/dev/null 2>&1; then \
 		echo "installing a Chinese font for the case transfer letter PDF (fonts-wqy-zenhei)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null; \
+	fi
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "installing Debian's Chromium and its driver for the console's browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
 test: install system-deps

@@ -64,6 +64,7 @@
       var outlines = L.geoJSON(geo, {style: {color: "#4a5568", weight: 1.5, fill: true, fillOpacity: 0.04},
         onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); }});
       outlines.addTo(m);
+      node.setAttribute("data-outlines", String(geo.features.length));
       layers[cfg.names.outlines] = outlines;
       if (!cfg.tile_url && outlines.getBounds().isValid() && !cfg.fit_points) { m.fitBounds(outlines.getBounds()); }
       return fetch(cfg.points_url, {credentials: "same-origin"});
