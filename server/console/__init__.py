@@ -49,6 +49,7 @@ def _load_views() -> None:
         name = f"server.{info.name}.console"
         if info.ispkg and info.name != "console" and importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
+    importlib.import_module("server.console.quarterly")  # the quarterly analysis (docs/quarterly.md)
     _views_loaded = True
 
 

@@ -52,7 +52,10 @@ def _png(figure) -> bytes:
     return out.getvalue()
 
 
-def _style(axes, font, *, title: str, ylabel: str | None = None) -> None:
+def _style(axes, font, *, title: str, ylabel: str | None = None, horizontal: bool = False) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    (axes.xaxis if horizontal else axes.yaxis).set_major_locator(MaxNLocator(integer=True))
     axes.set_title(title, fontproperties=font, fontsize=11)
     if ylabel:
         axes.set_ylabel(ylabel, fontproperties=font, fontsize=9)
@@ -106,10 +109,11 @@ def districts(figures: dict, font, limit: int = 15) -> Chart | None:
     for n, row in enumerate(rows):
         axes.annotate(str(row["open_at_end"]), (row["open_at_end"], n), va="center", fontsize=7,
                       xytext=(2, 0), textcoords="offset points")
-    _style(axes, font, title=f"{figures['label']}末各区县未销号隐患")
+    axes.set_ylim(-0.6, max(len(rows), 4) - 0.4)  # a few districts keep thin bars
+    _style(axes, font, title=f"{figures['label']}末各区县未销号隐患", horizontal=True)
     axes.grid(axis="x", linestyle=":", linewidth=0.6, alpha=0.7)
     axes.grid(axis="y", visible=False)
-    axes.legend(prop=font, fontsize=8, frameon=False, loc="lower right")
+    axes.legend(prop=font, fontsize=8, frameon=False, loc="upper right")
     return Chart("各区县季末未销号隐患", _png(figure))
 
 
@@ -131,7 +135,8 @@ def top_items(figures: dict, font) -> Chart | None:
     for n, item in enumerate(items):
         axes.annotate(str(item["found"]), (item["found"], n), va="center", fontsize=7, xytext=(2, 0),
                       textcoords="offset points")
-    _style(axes, font, title=f"{figures['label']}高频隐患问题")
+    axes.set_ylim(-0.6, max(len(items), 4) - 0.4)
+    _style(axes, font, title=f"{figures['label']}高频隐患问题", horizontal=True)
     axes.grid(axis="x", linestyle=":", linewidth=0.6, alpha=0.7)
     axes.grid(axis="y", visible=False)
     return Chart("高频隐患问题", _png(figure))
@@ -174,6 +179,7 @@ def coverage(figures: dict, font) -> Chart | None:
     axes.set_xlim(0, 100)
     for n, share in enumerate(shares):
         axes.annotate(f"{share:.1f}%", (share, n), va="center", fontsize=7, xytext=(2, 0), textcoords="offset points")
+    axes.set_ylim(-0.6, max(len(campaigns), 2) - 0.4)
     _style(axes, font, title="专项行动底数覆盖率（%）")
     axes.grid(axis="x", linestyle=":", linewidth=0.6, alpha=0.7)
     axes.grid(axis="y", visible=False)
