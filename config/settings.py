@@ -95,6 +95,8 @@ class Config:
     CONSOLE_EXPORT_MAX_ROWS = 200_000  # one CSV/XLSX export holds at most this many rows
     CONSOLE_MAP_MAX_POINTS = 3000  # points a map layer sends at most (the newest first)
     CONSOLE_TREND_WEEKS = 12
+    # Seconds a dashboard's figures are reused for the same scope (the ledger sums take seconds at city scale).
+    CONSOLE_DASHBOARD_CACHE_SECONDS = 60
     # The map's tile layer. None: no tiles; points and district outlines are still drawn. Tianditu, e.g.
     # "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default
     # &TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=<key>"; or the bureau's own server.
@@ -118,6 +120,7 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-only-not-secret"
     CONSOLE_SECURE_COOKIE = False  # the live server of the browser tests speaks plain http
+    CONSOLE_DASHBOARD_CACHE_SECONDS = 0  # a test sees its own changes at once
 
 
 class ProductionConfig(Config):

@@ -120,10 +120,11 @@ def trend(*, districts, domain, weeks: int, open_now: int, now: datetime) -> lis
                                                                 HazardEvent.from_status != "closed")), 1), else_=0)
     reported = case((HazardEvent.from_status.is_(None), 1), else_=0)
     query = (select(bucket.label("week"), func.sum(reported), func.sum(closed), func.sum(opened))
-             .join(Hazard, Hazard.id == HazardEvent.hazard_id)
              .where(HazardEvent.at >= literal(starts[0], UTCDateTime()), HazardEvent.at <= literal(now, UTCDateTime()),
-                    zero._COUNTS, *_hazard_filters(districts, domain))
+                    zero._COUNTS)
              .group_by(bucket))
+    if districts is not None or domain is not None:  # the city's trend needs no hazard row
+        query = query.join(Hazard, Hazard.id == HazardEvent.hazard_id).where(*_hazard_filters(districts, domain))
     sums = {int(week): (int(r or 0), int(c or 0), int(o or 0)) for week, r, c, o in db.session.execute(query)}
     rows, later = [], 0
     for index in range(len(starts) - 1, -1, -1):
@@ -133,6 +134,33 @@ def trend(*, districts, domain, weeks: int, open_now: int, now: datetime) -> lis
         later += opened_n - closed_n
     rows.reverse()
     return rows
+
+
+_CACHE: dict[tuple, tuple[float, Dashboard]] = {}
+_CACHE_MAX = 256
+
+
+def dashboard_cached(*, ttl_seconds: float, user_id: int, visible: frozenset[str] | None, district: str | None = None,
+                     domain: str | None = None, weeks: int = 12) -> Dashboard:
+    """Return the dashboard, reusing one computed less than ``ttl_seconds`` ago for the same scope (0: never).
+
+    At city scale the ledger sums take seconds (docs/benchmarks.md); the page
+    says "as of" the time they were computed. The cache is per process and per
+    scope (districts, filters, and the user, whose 包抓 duties widen coverage).
+    """
+    import time
+
+    key = (user_id, visible, district, domain, weeks)
+    now = time.monotonic()
+    hit = _CACHE.get(key)
+    if ttl_seconds > 0 and hit is not None and now - hit[0] < ttl_seconds:
+        return hit[1]
+    result = dashboard(user_id=user_id, visible=visible, district=district, domain=domain, weeks=weeks)
+    if ttl_seconds > 0:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = (now, result)
+    return result
 
 
 def dashboard(*, user_id: int, visible: frozenset[str] | None, district: str | None = None,

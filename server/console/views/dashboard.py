@@ -20,8 +20,9 @@ def dashboard():
     """Show the figures of the signed-in user's districts (or the filter's district and field)."""
     district = district_filter()
     domain = arg("domain", figures.DOMAINS)
-    data = figures.dashboard(user_id=auth.current_user().id, visible=auth.visible(), district=district,
-                             domain=domain, weeks=int(current_app.config.get("CONSOLE_TREND_WEEKS", 12)))
+    data = figures.dashboard_cached(ttl_seconds=float(current_app.config.get("CONSOLE_DASHBOARD_CACHE_SECONDS", 0)),
+                                    user_id=auth.current_user().id, visible=auth.visible(), district=district,
+                                    domain=domain, weeks=int(current_app.config.get("CONSOLE_TREND_WEEKS", 12)))
     chart = {
         "age": {"labels": [row["age"] for row in data.by_age], "values": [row["open"] for row in data.by_age]},
         "trend": {"labels": [row["week_start"].strftime("%m-%d") for row in data.trend],
