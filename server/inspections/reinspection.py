@@ -84,6 +84,11 @@ def sample(*, campaign_id: int, phase: str, share: float | None, seed: int | Non
     scope = None if actor is None else account_service.visible_districts(actor)
     if not campaign_service.visible(campaign, scope):
         raise ProblemError("not_found", "No such campaign.")
+    if scope is not None and not campaign_service.covered(campaign.districts) <= scope:
+        # A phase is drawn once for the whole campaign: a draw limited to some of its districts would use it up
+        # for the others.
+        raise ProblemError("forbidden", "This campaign reaches beyond your districts: its phases are sampled by a "
+                                        "leader of all its districts or an administrator.")
     entry = campaign_service.phase(campaign, phase)
     if entry.get("kind") != "reinspect":
         raise validation_error("phase", "not a reinspect (回头看) phase")
