@@ -58,7 +58,8 @@ class QuarterInspectionsSchema(Figures):
     total = _count("inspections recorded (received) in the quarter")
     inspected = _count()
     no_access = _count()
-    subjects = _count("distinct subjects visited")
+    subjects = fields.Integer(allow_none=True, metadata={
+        "description": "distinct subjects visited (null in the figures of a compared quarter)"})
     by_domain = fields.List(fields.Nested(QuarterInspectionDomainSchema))
 
 
@@ -115,8 +116,10 @@ class QuarterRecurrenceDomainSchema(Figures):
 
 class QuarterRecurrencesSchema(Figures):
     total = _count("hazards reopened by re-inspection (回头看) in the quarter")
-    to_date = _count("reopenings up to as_of")
-    sampled = _count("re-inspection assignments drawn in the quarter")
+    to_date = fields.Integer(allow_none=True, metadata={
+        "description": "reopenings up to as_of (null in the figures of a compared quarter)"})
+    sampled = fields.Integer(allow_none=True, metadata={
+        "description": "re-inspection assignments drawn in the quarter (null in a compared quarter's figures)"})
     by_domain = fields.List(fields.Nested(QuarterRecurrenceDomainSchema))
 
 

@@ -35,6 +35,12 @@ def upgrade():
     with op.batch_alter_table('quarterly_report', schema=None) as batch_op:
         batch_op.create_index('uq_quarterly_report_scheduled', ['quarter'], unique=True,
                               sqlite_where=sa.text('made_by IS NULL'), postgresql_where=sa.text('made_by IS NULL'))
+    # The ledger's events in time order (server/reports/models.py says why).
+    with op.batch_alter_table('hazard_event', schema=None) as batch_op:
+        batch_op.create_index('ix_hazard_event_ledger_at', ['at', 'to_status', 'from_status', 'hazard_id'],
+                              unique=False,
+                              sqlite_where=sa.text("from_status IS NULL OR from_status = 'closed' OR to_status = 'closed'"),
+                              postgresql_where=sa.text("from_status IS NULL OR from_status = 'closed' OR to_status = 'closed'"))
     # A snapshot is never changed: the database itself refuses UPDATE and DELETE of a row.
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(f"""
@@ -51,6 +57,10 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('hazard_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_hazard_event_ledger_at',
+                            sqlite_where=sa.text("from_status IS NULL OR from_status = 'closed' OR to_status = 'closed'"),
+                            postgresql_where=sa.text("from_status IS NULL OR from_status = 'closed' OR to_status = 'closed'"))
     op.drop_table('quarterly_report')
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("DROP FUNCTION IF EXISTS quarterly_report_immutable()")

@@ -9,11 +9,13 @@ recorded by then, so making a past quarter again gives the same figures
 
 - inspections recorded (received) in the quarter;
 - hazards found (reported) in it, and closed in it, by field, severity and
-  district; open at its start and end (``server.reports.zero.open_figures``,
-  rebuilt from the hazard events); overdue at its end (open then with a
-  deadline before its last day); the quarter's closure rate (hazards found in
-  it and closed by its end) and the rate to date; the median days from report
-  to closure of the hazards closed in it;
+  district; open at its start and end, rebuilt from the hazard events by the
+  ledger of ``server.reports.zero`` (the same sum, in one pass per instant that
+  also tells which were overdue and which were the quarter's own; the tests
+  check it against ``zero.open_figures``); overdue at its end (open then with
+  a deadline before its last day); the quarter's closure rate (hazards found
+  in it and closed by its end) and the rate to date; the median days from
+  report to closure of the hazards closed in it;
 - major hazards, recurrences found by re-inspection (回头看, ``reopened``
   events), the coverage of the register by the campaigns running in the
   quarter (``server.inspections.coverage``: as at the making time), credit
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from server import canonical, clock
@@ -46,12 +48,10 @@ from server.audit import service as audit_service
 from server.database import UTCDateTime, utcnow
 from server.errors import ProblemError, validation_error
 from server.extensions import db
-from server.hazards.enums import Action as HazardAction
 from server.hazards.enums import Severity, Status
 from server.hazards.models import Hazard, HazardEvent
 from server.inspections.models import Assignment, Campaign, Inspection
 from server.registry.enums import Domain
-from server.reports import zero
 from server.reports.models import QuarterlyReport
 
 SCHEMA = 1  # the layout of ``figures``; a reader of an older snapshot can tell
@@ -216,7 +216,10 @@ def _balance(until: datetime):
 def _candidates(until: datetime):
     """Hazards that may be open at ``until``: reported by then and not closed for good before it."""
     bound = literal(until, UTCDateTime())
-    return and_(Hazard.created_at <= bound, or_(Hazard.status != _CLOSED, Hazard.closed_at > bound))
+    # Written as zero.py writes it (no condition on created_at alone), so that the planners read the
+    # covering ix_hazard_figures instead of walking ix_hazard_created into the table. A hazard open now
+    # but reported after ``until`` has no event by then: its balance is NULL and counts 0.
+    return or_(Hazard.status != _CLOSED, and_(Hazard.closed_at > bound, Hazard.created_at <= bound))
 
 
 # --- sections -----------------------------------------------------------------------------------------
@@ -229,22 +232,22 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def _inspections(p: Period) -> dict:
-    """Inspections recorded in the quarter by field: visits, let in, nobody home, distinct subjects."""
+def _inspections(p: Period, *, detail: bool = True) -> dict:
+    """Inspections recorded in the quarter by field: visits, let in, nobody home, (detail) distinct subjects."""
     rows = db.session.execute(
         select(Inspection.domain, Inspection.outcome, func.count(), func.count(Inspection.subject_id.distinct()))
         .where(Inspection.received_at >= p.start, Inspection.received_at <= p.as_of)
         .group_by(Inspection.domain, Inspection.outcome)).all()
-    subjects = db.session.scalar(
+    subjects = (db.session.scalar(
         select(func.count(Inspection.subject_id.distinct()))
-        .where(Inspection.received_at >= p.start, Inspection.received_at <= p.as_of)) or 0
+        .where(Inspection.received_at >= p.start, Inspection.received_at <= p.as_of)) or 0) if detail else None
     by_domain = {d: {"domain": d, "total": 0, "inspected": 0, "no_access": 0} for d in DOMAINS}
     for domain, outcome, count, _ in rows:
         entry = by_domain.setdefault(domain, {"domain": domain, "total": 0, "inspected": 0, "no_access": 0})
         entry["total"] += count
         entry["inspected" if outcome == "inspected" else "no_access"] += count
     total = {key: sum(e[key] for e in by_domain.values()) for key in ("total", "inspected", "no_access")}
-    return {**total, "subjects": int(subjects), "by_domain": list(by_domain.values())}
+    return {**total, "subjects": subjects, "by_domain": list(by_domain.values())}
 
 
 def _empty_row(**keys) -> dict:
@@ -252,16 +255,79 @@ def _empty_row(**keys) -> dict:
             "open_at_start": 0, "open_at_end": 0, "overdue_at_end": 0}
 
 
-def _open_at(when: datetime, cache: dict) -> dict:
-    """open_figures at ``when`` by domain, severity and district, once per instant within one making."""
-    if when not in cache:
-        cache[when] = zero.open_figures(as_of=when, group_by=("domain", "severity", "district"))
-    return cache[when]
+def _ledger_at(*, as_of: datetime, last_day: date, start: datetime, cache: dict) -> list:
+    """Hazards open at ``as_of`` (the hazard ledger, as zero.open_figures rebuilds it), grouped by field,
+    severity and district, by whether their deadline was before ``last_day`` (overdue), whether they were
+    reported from ``start`` on (the quarter's own), and one by one for the major hazards (id, time reported).
+
+    One pass per instant within one making: a quarter's start is the previous quarter's end, so the pass
+    that gives this quarter's hazards open at its start gives the previous quarter's figures at its end.
+    """
+    key = ("ledger", as_of, last_day, start)
+    if key in cache:
+        return cache[key]
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL jit = off"))  # as zero.open_figures: JIT costs more than it saves here
+    overdue = case((Hazard.deadline < last_day, 1), else_=0).label("overdue")
+    found = case((Hazard.created_at >= literal(start, UTCDateTime()), 1), else_=0).label("found")
+    major = Hazard.severity == Severity.MAJOR.value
+    major_id = case((major, Hazard.id)).label("major_id")
+    major_at = case((major, Hazard.created_at)).label("major_at")
+    groups = (Hazard.domain, Hazard.severity, Hazard.district_code, overdue, found, major_id, major_at)
+    rows = db.session.execute(select(*groups, func.sum(_balance(as_of)).label("open"))
+                              .where(_candidates(as_of)).group_by(*groups)).all()
+    cache[key] = [row for row in rows if row.open]
+    return cache[key]
 
 
-def _hazards(p: Period, cache: dict) -> tuple[dict, dict]:
-    """Return the hazard figures and, for the other sections, the per-key tallies they were summed from."""
-    keys = ("domain", "severity", "district")
+def _ledger(p: Period, cache: dict) -> list:
+    """The ledger pass at the end of ``p``."""
+    return _ledger_at(as_of=p.as_of, last_day=clock.local(p.as_of).date(), start=p.start, cache=cache)
+
+
+def _ledger_before(p: Period, cache: dict) -> list:
+    """The ledger pass at the end of the quarter before ``p`` (its figures: that quarter's own)."""
+    from server.credit.service import add_months
+
+    return _ledger_at(as_of=p.start - timedelta(microseconds=1), last_day=p.first - timedelta(days=1),
+                      start=_midnight(add_months(p.first, -3)), cache=cache)
+
+
+def _days(later, earlier):
+    """SQL: the days (with fractions) from ``earlier`` to ``later``, two UTC timestamp columns."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier) / 86400.0
+    return func.julianday(later) - func.julianday(earlier)  # SQLite keeps them as ISO text
+
+
+def _closings(p: Period) -> list:
+    """Return (domain, severity, district, days from report to the last closing in the quarter), one per
+    hazard closed in the quarter.
+
+    The closing events are a range of the ledger's time index (ix_hazard_event_ledger_at, covering), each
+    joined to its hazard by primary key; the days are computed by the database (121,000 rows at city
+    scale: converting their times in Python cost more than the query).
+    """
+    return db.session.execute(
+        select(Hazard.domain, Hazard.severity, Hazard.district_code, func.max(_days(HazardEvent.at, Hazard.created_at)))
+        .select_from(HazardEvent).join(Hazard, Hazard.id == HazardEvent.hazard_id)
+        .where(HazardEvent.to_status == _CLOSED, HazardEvent.at >= p.start, HazardEvent.at <= p.as_of)
+        .group_by(HazardEvent.hazard_id, Hazard.domain, Hazard.severity, Hazard.district_code)).all()
+
+
+def _found(p: Period, *, detail: bool) -> list:
+    """Hazards reported in the quarter by field, severity, district (and item, for the most frequent)."""
+    groups = [Hazard.domain, Hazard.severity, Hazard.district_code]
+    if detail:
+        groups += [Hazard.checklist_code, Hazard.item_code]
+    return db.session.execute(select(*groups, func.count()).where(Hazard.created_at >= p.start,
+                                                                  Hazard.created_at <= p.as_of)
+                              .group_by(*groups)).all()
+
+
+def _hazards(p: Period, cache: dict, *, detail: bool) -> tuple[dict, dict, list, list]:
+    """Return the hazard figures, the per field × severity sums (for the majors), the quarter's open majors
+    (id, time reported, overdue) and the found rows (for the most frequent items)."""
     tally: dict[tuple, dict] = {}
 
     def entry(domain, severity, district) -> dict:
@@ -269,44 +335,24 @@ def _hazards(p: Period, cache: dict) -> tuple[dict, dict]:
                                                                "open_at_start": 0, "open_at_end": 0,
                                                                "overdue_at_end": 0, "days": []})
 
-    for row in db.session.execute(
-            select(Hazard.domain, Hazard.severity, Hazard.district_code, func.count())
-            .where(Hazard.created_at >= p.start, Hazard.created_at <= p.as_of)
-            .group_by(Hazard.domain, Hazard.severity, Hazard.district_code)):
-        entry(*row[:3])["found"] += row[3]
-
-    # Hazards closed in the quarter: the last closing of each (closed, reopened, closed again counts once).
-    closings: dict = {}
-    for hazard_id, domain, severity, district, created, at in db.session.execute(
-            select(HazardEvent.hazard_id, Hazard.domain, Hazard.severity, Hazard.district_code, Hazard.created_at,
-                   HazardEvent.at)
-            .join(Hazard, Hazard.id == HazardEvent.hazard_id)
-            .where(HazardEvent.to_status == _CLOSED, HazardEvent.at >= p.start, HazardEvent.at <= p.as_of)):
-        if hazard_id not in closings or at > closings[hazard_id][4]:
-            closings[hazard_id] = (domain, severity, district, created, at)
-    for domain, severity, district, created, at in closings.values():
+    found_rows = _found(p, detail=detail)
+    for row in found_rows:
+        entry(*row[:3])["found"] += int(row[-1])
+    for domain, severity, district, days in _closings(p):
         item = entry(domain, severity, district)
         item["closed"] += 1
-        item["days"].append((at - created).total_seconds() / 86400)
-
-    for name, when in (("open_at_start", p.start - timedelta(microseconds=1)), ("open_at_end", p.as_of)):
-        for row in _open_at(when, cache)["rows"]:
-            entry(*(row[k] for k in keys))[name] += row["open"]
-
-    # Open at the end among the quarter's own hazards, and overdue then (deadline before the last local day).
-    last_day = clock.local(p.as_of).date()
-    overdue = case((Hazard.deadline < last_day, 1), else_=0)
-    found = case((Hazard.created_at >= literal(p.start, UTCDateTime()), 1), else_=0)
-    statement = (select(Hazard.domain, Hazard.severity, Hazard.district_code, overdue.label("overdue"),
-                        found.label("found"), func.sum(_balance(p.as_of)))
-                 .where(_candidates(p.as_of), or_(Hazard.deadline < last_day, Hazard.created_at >= p.start))
-                 .group_by(Hazard.domain, Hazard.severity, Hazard.district_code, overdue, found))
-    for domain, severity, district, is_overdue, is_found, still_open in db.session.execute(statement):
-        item = entry(domain, severity, district)
-        if is_overdue:
-            item["overdue_at_end"] += int(still_open or 0)
-        if is_found:
-            item["found_open"] += int(still_open or 0)
+        item["days"].append(float(days))
+    majors = []
+    for row in _ledger(p, cache):
+        item, count = entry(row.domain, row.severity, row.district_code), int(row.open)  # PostgreSQL: a numeric
+        item["open_at_end"] += count
+        item["overdue_at_end"] += count if row.overdue else 0
+        item["found_open"] += count if row.found else 0
+        if row.major_id is not None:
+            majors.append((row.major_at, str(row.major_id), bool(row.overdue)))
+    if detail:
+        for row in _ledger_before(p, cache):
+            entry(row.domain, row.severity, row.district_code)["open_at_start"] += int(row.open)
 
     reported = db.session.scalar(select(func.count()).select_from(Hazard).where(Hazard.created_at <= p.as_of)) or 0
 
@@ -321,67 +367,74 @@ def _hazards(p: Period, cache: dict) -> tuple[dict, dict]:
         return {**sums, "found_closed": found_closed, "closure_rate": _ratio(found_closed, sums["found"]),
                 "median_days_to_close": _median(days)}
 
-    def grouped(*, by) -> dict:
+    def grouped(*, by: tuple[int, ...]) -> dict:
         groups: dict[tuple, list] = {}
         for key, item in tally.items():
-            groups.setdefault(tuple(key[keys.index(name)] for name in by), []).append(item)
+            groups.setdefault(tuple(key[index] for index in by), []).append(item)
         return {key: fold(items) for key, items in groups.items()}
 
-    by_pair = grouped(by=("domain", "severity"))
+    by_pair = grouped(by=(0, 1))
     rows = [{"domain": d, "severity": s, **by_pair.get((d, s), _empty_row())} for d in DOMAINS for s in SEVERITIES]
-    by_domain_map = grouped(by=("domain",))
+    by_domain_map = grouped(by=(0,))
     by_domain = [{"domain": d, **by_domain_map.get((d,), _empty_row())} for d in DOMAINS]
     total = fold(tally.values())
-    names = dict(db.session.execute(select(District.code, District.name)).tuples().all())
-    by_district = [{"district": code, "name": names.get(code, code), **values}
-                   for (code,), values in sorted(grouped(by=("district",)).items())]
+    by_district = []
+    if detail:
+        names = dict(db.session.execute(select(District.code, District.name)).tuples().all())
+        by_district = [{"district": code, "name": names.get(code, code), **values}
+                       for (code,), values in sorted(grouped(by=(2,)).items())]
     total["reported_to_date"] = int(reported)
     total["closure_rate_to_date"] = _ratio(int(reported) - total["open_at_end"], int(reported))
-    return {"total": total, "rows": rows, "by_domain": by_domain, "by_district": by_district}, by_pair
+    figures = {"total": total, "rows": rows, "by_domain": by_domain, "by_district": by_district}
+    return figures, by_pair, sorted(majors), found_rows
 
 
-def _majors(p: Period, by_pair: dict, *, detail: bool) -> dict:
-    """Major hazards: found, closed, open and overdue at the end, and (detail) those still open then."""
+def _majors(p: Period, by_pair: dict, open_majors: list, *, detail: bool) -> dict:
+    """Major hazards: found, closed, open and overdue at the end, and (detail) the oldest still open then."""
     sums = {key: sum(by_pair.get((d, Severity.MAJOR.value), {}).get(key, 0) for d in DOMAINS)
             for key in ("found", "closed", "open_at_end", "overdue_at_end")}
     result = {**sums, "open_list": []}
-    if not detail or not sums["open_at_end"]:
+    if not detail or not open_majors:
         return result
-    names = dict(db.session.execute(select(District.code, District.name)).tuples().all())
-    balance = _balance(p.as_of).label("open")
-    last_day = clock.local(p.as_of).date()
-    rows = db.session.execute(
+    import uuid
+
+    oldest = [uuid.UUID(hazard_id) for _, hazard_id, _ in open_majors[:LIST_LIMIT]]
+    hazards = {h.id: h for h in db.session.execute(
         select(Hazard.id, Hazard.district_code, Hazard.domain, Hazard.item_code, Hazard.description,
-               Hazard.created_at, Hazard.deadline, balance)
-        .where(Hazard.severity == Severity.MAJOR.value, _candidates(p.as_of))
-        .order_by(Hazard.created_at, Hazard.id)).all()
-    for row in rows:
-        if not row.open:
-            continue
+               Hazard.created_at, Hazard.deadline).where(Hazard.id.in_(oldest)))}
+    names = dict(db.session.execute(select(District.code, District.name)).tuples().all())
+    last_day = clock.local(p.as_of).date()
+    for (_, _, overdue), hazard_id in zip(open_majors, oldest):
+        row = hazards[hazard_id]
         result["open_list"].append({
             "id": str(row.id), "district": row.district_code, "district_name": names.get(row.district_code),
             "domain": row.domain, "item": row.item_code, "description": row.description,
             "reported_on": clock.local(row.created_at).date().isoformat(), "deadline": row.deadline.isoformat(),
-            "days_open": (last_day - clock.local(row.created_at).date()).days,
-            "overdue": row.deadline < last_day})
-        if len(result["open_list"]) == LIST_LIMIT:
-            break
+            "days_open": (last_day - clock.local(row.created_at).date()).days, "overdue": overdue})
     return result
 
 
-def _recurrences(p: Period) -> dict:
-    """Hazards found again by re-inspection (回头看) in the quarter, by field; to date; hazards sampled for it."""
+def _recurrences(p: Period, *, detail: bool) -> dict:
+    """Hazards found again by re-inspection (回头看) in the quarter, by field; to date; hazards sampled for it.
+
+    A recurrence is a ``reopened`` event: the only move out of ``closed`` (hazards.service.TRANSITIONS),
+    so it is read as from_status = 'closed' on the ledger's time index.
+    """
+    reopened = and_(HazardEvent.from_status == _CLOSED, HazardEvent.to_status != _CLOSED)
     rows = db.session.execute(
         select(Hazard.domain, func.count()).select_from(HazardEvent).join(Hazard, Hazard.id == HazardEvent.hazard_id)
-        .where(HazardEvent.type == HazardAction.REOPEN.value, HazardEvent.at >= p.start, HazardEvent.at <= p.as_of)
+        .where(reopened, HazardEvent.at >= p.start, HazardEvent.at <= p.as_of)
         .group_by(Hazard.domain)).all()
-    to_date = db.session.scalar(select(func.count()).select_from(HazardEvent).where(
-        HazardEvent.type == HazardAction.REOPEN.value, HazardEvent.at <= p.as_of)) or 0
-    sampled = db.session.scalar(select(func.count()).select_from(Assignment).where(
-        Assignment.kind == "reinspect", Assignment.created_at >= p.start, Assignment.created_at <= p.as_of)) or 0
     counts = dict(rows)
-    return {"total": sum(counts.values()), "to_date": int(to_date), "sampled": int(sampled),
-            "by_domain": [{"domain": d, "recurrences": int(counts.get(d, 0))} for d in DOMAINS]}
+    result = {"total": sum(counts.values()), "to_date": None, "sampled": None,
+              "by_domain": [{"domain": d, "recurrences": int(counts.get(d, 0))} for d in DOMAINS]}
+    if detail:
+        result["to_date"] = int(db.session.scalar(select(func.count()).select_from(HazardEvent).where(
+            reopened, HazardEvent.at <= p.as_of)) or 0)
+        result["sampled"] = int(db.session.scalar(select(func.count()).select_from(Assignment).where(
+            Assignment.kind == "reinspect", Assignment.created_at >= p.start,
+            Assignment.created_at <= p.as_of)) or 0)
+    return result
 
 
 def _coverage(p: Period) -> dict:
@@ -487,18 +540,18 @@ def _item_texts() -> dict[tuple[str, str], str]:
     return texts
 
 
-def _top_items(p: Period) -> list[dict]:
-    """The hazard items found most often in the quarter."""
-    majors = func.sum(case((Hazard.severity == Severity.MAJOR.value, 1), else_=0))
-    rows = db.session.execute(
-        select(Hazard.domain, Hazard.checklist_code, Hazard.item_code, func.count().label("found"), majors)
-        .where(Hazard.created_at >= p.start, Hazard.created_at <= p.as_of)
-        .group_by(Hazard.domain, Hazard.checklist_code, Hazard.item_code)
-        .order_by(func.count().desc(), Hazard.checklist_code, Hazard.item_code).limit(TOP_ITEMS)).all()
-    texts = _item_texts() if rows else {}
+def _top_items(found_rows: list) -> list[dict]:
+    """The hazard items found most often in the quarter (from the found rows by item)."""
+    counts: dict[tuple, list[int]] = {}
+    for domain, severity, _, checklist, item, number in found_rows:
+        entry = counts.setdefault((domain, checklist, item), [0, 0])
+        entry[0] += number
+        entry[1] += number if severity == Severity.MAJOR.value else 0
+    ranked = sorted(counts.items(), key=lambda pair: (-pair[1][0], pair[0][1], pair[0][2]))[:TOP_ITEMS]
+    texts = _item_texts() if ranked else {}
     return [{"rank": n, "domain": domain, "checklist": checklist, "item": item,
-             "text": texts.get((checklist, item), item), "found": int(found), "major": int(major or 0)}
-            for n, (domain, checklist, item, found, major) in enumerate(rows, start=1)]
+             "text": texts.get((checklist, item), item), "found": found, "major": major}
+            for n, ((domain, checklist, item), (found, major)) in enumerate(ranked, start=1)]
 
 
 # --- the figures of a quarter -------------------------------------------------------------------------
@@ -513,18 +566,18 @@ def compute(quarter: str, *, now: datetime | None = None, detail: bool = True, c
     """
     p = period(quarter, now=now)
     cache = {} if cache is None else cache
-    hazards, by_pair = _hazards(p, cache)
+    hazards, by_pair, open_majors, found_rows = _hazards(p, cache, detail=detail)
     figures = {
         "schema": SCHEMA, "quarter": p.quarter, "label": label(p.quarter), "starts_on": p.first.isoformat(),
         "ends_on": p.last.isoformat(), "as_of": p.as_of.isoformat(), "complete": p.complete,
-        "inspections": _inspections(p),
-        "hazards": hazards if detail else {**hazards, "by_district": []},
-        "majors": _majors(p, by_pair, detail=detail),
-        "recurrences": _recurrences(p),
+        "inspections": _inspections(p, detail=detail),
+        "hazards": hazards,
+        "majors": _majors(p, by_pair, open_majors, detail=detail),
+        "recurrences": _recurrences(p, detail=detail),
         "coverage": _coverage(p) if detail else {"measured_at": None, "campaigns": []},
         "credit": _credit(p, detail=detail),
         "cases": _cases(p, detail=detail),
-        "top_items": _top_items(p) if detail else [],
+        "top_items": _top_items(found_rows) if detail else [],
     }
     figures["key_figures"] = key_figures(figures)
     return figures

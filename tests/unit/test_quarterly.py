@@ -24,7 +24,7 @@ from server.hazards.enums import Action
 from server.hazards.models import Hazard
 from server.inspections.models import Campaign, Inspection
 from server.notifications.models import Outbox
-from server.reports import quarterly
+from server.reports import quarterly, zero
 from server.reports.models import ImmutableSnapshot, QuarterlyReport
 from server.scheduler import jobs
 from server.scheduler.models import JobRun
@@ -216,6 +216,12 @@ def test_the_figures_of_a_quarter_are_those_of_its_end(story):
     assert total["median_days_to_close"] == 10.5
     assert total["reported_to_date"] == 9 and total["closure_rate_to_date"] == round(4 / 9, 4)
 
+    # the open hazards are the zero-out figures' own, at the quarter's first and last instants
+    end, start = at("2026-07-01T00:00") - timedelta(microseconds=1), at("2026-04-01T00:00") - timedelta(microseconds=1)
+    assert (total["open_at_end"], total["open_at_start"]) == (zero.open_count(as_of=end), zero.open_count(as_of=start))
+    for group in zero.open_figures(as_of=end, group_by=("domain", "severity"))["rows"]:
+        assert _row(figures["hazards"]["rows"], domain=group["domain"], severity=group["severity"])["open_at_end"] \
+            == group["open"]
     rows = figures["hazards"]["rows"]
     assert len(rows) == 6  # every field × severity, zeros included
     gas = _row(rows, domain="gas", severity="general")
