@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy import update as sql_update
 
 from server import canonical, clock, pagination
+from server.accounts import service as account_service
 from server.accounts.enums import Role
 from server.accounts.models import District, User
 from server.audit import service as audit_service
@@ -23,6 +24,7 @@ from server.cases import idcard
 from server.cases.enums import (EVIDENCE_NAMES, Action, EvidenceKind, PartyKind, PenaltyKind, Source, Status)
 from server.cases.models import (Case, CaseCounter, CaseEvent, CaseEvidence, CaseHazard, CaseInspection,
                                  CaseOfficer)
+from server.credit.service import visible_enterprise_condition as credit_visibility
 from server.database import utcnow
 from server.errors import ProblemError, validation_error
 from server.extensions import db
@@ -189,13 +191,22 @@ def _officers(items: list[dict], field: str = "officers") -> list[CaseOfficer]:
     return rows
 
 
+def _officers_serve(rows: list[CaseOfficer], district_code: str, field: str = "officers") -> None:
+    """Refuse officers who do not serve the case's district: they would read it and get its warnings."""
+    for index, row in enumerate(rows):
+        scope = account_service.visible_districts(db.session.get(User, row.user_id))
+        if scope is not None and district_code not in scope:
+            raise validation_error(f"{field}.{index}.user_id", "not an officer of the case's district")
+
+
 def _district(code: str, districts: frozenset[str] | None, field: str) -> str:
     if db.session.get(District, code) is None or (districts is not None and code not in districts):
         raise validation_error(field, "no such district among yours")
     return code
 
 
-def _party(party: dict | None, *, hazards: list[Hazard], inspections: list[Inspection]) -> dict:
+def _party(party: dict | None, *, hazards: list[Hazard], inspections: list[Inspection],
+           districts: frozenset[str] | None) -> dict:
     """Return the party columns: from the body, or the one enterprise the hazards (or inspections) name."""
     if party is None:
         ids = {h.enterprise_id for h in hazards if h.enterprise_id is not None}
@@ -212,9 +223,12 @@ def _party(party: dict | None, *, hazards: list[Hazard], inspections: list[Inspe
     if party["kind"] == PartyKind.ENTERPRISE:
         if party.get("enterprise_id") is None:
             raise validation_error("party.enterprise_id", "required for an enterprise party")
-        enterprise = db.session.get(Enterprise, party["enterprise_id"])
+        query = select(Enterprise).where(Enterprise.id == party["enterprise_id"])
+        if (visible := credit_visibility(districts)) is not None:
+            query = query.where(visible)
+        enterprise = db.session.scalar(query)
         if enterprise is None:
-            raise validation_error("party.enterprise_id", "no such enterprise")
+            raise validation_error("party.enterprise_id", "no such enterprise in your districts")
         return {"party_kind": PartyKind.ENTERPRISE, "enterprise_id": enterprise.id, "party_name": enterprise.name,
                 "party_id_number": None, **common}
     name = (party.get("name") or "").strip()
@@ -377,8 +391,9 @@ def create(*, data: dict, actor: User, districts: frozenset[str] | None) -> tupl
         raise validation_error("evidence", "a case needs at least one item of evidence (行政处罚法 第四十六条)")
     evidence = [_evidence_row(item, field=f"evidence.{i}", position=i, actor=actor, districts=districts)
                 for i, item in enumerate(evidence_in)]
-    party = _party(data.get("party"), hazards=hazards, inspections=inspections)
+    party = _party(data.get("party"), hazards=hazards, inspections=inspections, districts=districts)
     place = _place(data.get("place"), hazards=hazards, inspections=inspections, districts=districts)
+    _officers_serve(officers, place["district_code"])
     now = utcnow()
     filed_on = clock.local(now).date()
     counter = _lock_counter(filed_on.year)
@@ -442,7 +457,7 @@ def update(*, case: Case, data: dict, actor: User, districts: frozenset[str] | N
             case.officers = rows
             changed["officers"] = [o.user_id for o in rows]
     if "party" in data:
-        for column, value in _party(data["party"], hazards=hazards, inspections=inspections).items():
+        for column, value in _party(data["party"], hazards=hazards, inspections=inspections, districts=districts).items():
             put(column, value)
     if "place" in data:
         place = dict(data["place"] or {})
@@ -457,6 +472,8 @@ def update(*, case: Case, data: dict, actor: User, districts: frozenset[str] | N
     for name in ("articles_violated", "penalty_basis"):
         if name in data:
             put(name, list(data[name] or []))
+    if {"officers", "district_code"} & set(changed):
+        _officers_serve(list(case.officers), case.district_code)
     if changed:
         case.updated_at = utcnow()
         db.session.flush()

@@ -180,8 +180,9 @@ def _counted(at: datetime):
 def visible_enterprise_condition(districts: frozenset[str] | None):
     """Return the SQL condition on Enterprise.id for the caller's districts (None: every enterprise).
 
-    An enterprise is visible where it answers for a hazard or a subject, or
-    has a deduction, in one of the districts.
+    An enterprise is visible where it operates: where it answers for a subject
+    of the register or a hazard. (Not where someone recorded a deduction: that
+    would let any district make any enterprise, and its ledger, visible.)
     """
     if districts is None:
         return None
@@ -190,7 +191,6 @@ def visible_enterprise_condition(districts: frozenset[str] | None):
         exists().where(Hazard.enterprise_id == Enterprise.id, Hazard.district_code.in_(codes)),
         exists().where(SubjectEnterprise.enterprise_id == Enterprise.id, Subject.id == SubjectEnterprise.subject_id,
                        Subject.district_code.in_(codes)),
-        exists().where(CreditDeduction.enterprise_id == Enterprise.id, CreditDeduction.district_code.in_(codes)),
     )
 
 
@@ -638,14 +638,15 @@ def create_manual(*, data: dict, actor: User, districts: frozenset[str] | None) 
         if existing.payload_hash != payload_hash or existing.created_by != actor.id:
             raise ProblemError("conflict", "This id was already used for a different deduction.")
         return existing, False
-    enterprise = db.session.get(Enterprise, data["enterprise_id"])
-    if enterprise is None:
-        raise validation_error("enterprise_id", "no such enterprise")
     district = data["district"]
     if db.session.get(District, district) is None:
         raise validation_error("district", "no such district")
     if districts is not None and district not in districts:
         raise validation_error("district", "not among your districts")
+    enterprise = db.session.scalar(select(Enterprise).where(
+        Enterprise.id == data["enterprise_id"], visible_enterprise_condition(frozenset({district}))))
+    if enterprise is None:
+        raise validation_error("enterprise_id", "no such enterprise operating in this district")
     reference = (data.get("reference") or "").strip()
     source_id = reference or str(data["id"])
     deduction, created = propose(enterprise=enterprise, rule_code=data["rule"], source_kind=SourceKind.MANUAL,

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from helpers import (assert_problem, hazard_item, inspection_payload, login, make_enterprise, make_jpeg, make_subject,
                      make_user, photo_decl, put_photo, sha256, submit)
+from server.accounts.models import User
 from server.audit.models import AuditEvent
 from server.cases import dossier
 from server.cases.models import Case
@@ -374,3 +375,30 @@ def test_without_a_chinese_font_the_transfer_fails_whole_and_says_why(app, clien
     app.config["CASE_PDF_FONT"] = None
     detail = client.get(f"{CASES}/{case['id']}", headers=world.zf).get_json()
     assert detail["status"] == "draft" and [e["type"] for e in detail["events"]] == ["create"]
+
+
+def test_another_districts_enterprise_and_officers_cannot_be_named(app, client):
+    """A 西夏区 officer can neither make a 兴庆区 enterprise a party of its case (which would expose the
+    enterprise) nor put 兴庆区 officers on it; a 兴庆区 case cannot take the 西夏区 officer either."""
+    world = _world(app, client)
+    with app.app_context():
+        make_user("far2", roles=["enforcement"], districts=["640105"], name="西夏区执法员乙")
+        make_user("xx", roles=["inspector"], districts=["640105"], name="西夏区检查员")
+        theirs = make_subject(district_code="640105", enterprises=[make_enterprise(name="西夏某公司")])
+        ids = {u.username: u.id for u in db.session.scalars(select(User))}
+    visit = inspection_payload(theirs)
+    submit(client, login(client, "xx"), visit)
+    far = login(client, "far")
+    body = _body(world, hazard_ids=[], inspection_ids=[visit["id"]],
+                 officers=[{"user_id": ids["far"]}, {"user_id": ids["far2"]}],
+                 evidence=[{"kind": "site_record", "description": "现场检查笔录",
+                            "records": [{"type": "inspection", "id": visit["id"]}]}])
+    assert client.post(CASES, json=body, headers=far).status_code == 201  # its own enterprise: fine
+    someone_elses = {"kind": "enterprise", "enterprise_id": str(world.enterprise.id)}
+    problem = assert_problem(client.post(CASES, json={**body, "client_key": str(uuid.uuid4()),
+                                                      "party": someone_elses}, headers=far), 422, "validation_error")
+    assert list(problem["errors"]) == ["party.enterprise_id"]
+    problem = assert_problem(client.post(CASES, json=_body(world, officers=[{"user_id": world.officers[0]},
+                                                                          {"user_id": ids["far"]}]),
+                                         headers=world.zf), 422, "validation_error")
+    assert "officers.1.user_id" in problem["errors"]

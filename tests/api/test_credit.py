@@ -259,6 +259,18 @@ def test_roles_and_districts(app, client, clock):
     assert city.post(f"/credit/deductions/{deduction['id']}/confirm", city.cop)["status"] == "effective"
 
 
+def test_a_district_cannot_deduct_from_an_enterprise_that_does_not_operate_there(app, client, clock):
+    """金凤区's leader recording a deduction against 兴庆区's contractor would make it and its ledger visible
+    there: refused, and the enterprise stays out of reach."""
+    city, _ = _seeded(app, client, clock)
+    body = {"id": str(uuid.uuid4()), "enterprise_id": str(city.contractor.id), "rule": "SC-04",
+            "district": "640105", "occurred_at": local("2026-01-05T09:00"), "reference": "金执罚〔2026〕1号"}
+    problem = assert_problem(client.post(f"{API}/credit/deductions", json=body, headers=city.far),
+                             422, "validation_error")
+    assert list(problem["errors"]) == ["enterprise_id"]
+    assert_problem(client.get(f"{API}/enterprises/{city.contractor.id}/credit", headers=city.far), 404, "not_found")
+
+
 def test_bad_input_is_refused_with_a_clear_message(app, client, clock):
     """Unknown rules, rules for another kind, dates out of range, foreign districts, missing reasons: 4xx, no row."""
     city, deduction = _seeded(app, client, clock)
