@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 
 import openpyxl
 import pytest
@@ -354,8 +353,11 @@ def test_database_failure_undoes_only_that_row(app, tmp_path, monkeypatch):
         assert enterprise(doomed) is None and enterprise(GAS_CO) is not None
 
 
-def test_three_thousand_rows_import_in_reasonable_time(app, tmp_path, capsys):
-    """A file of 3,000 rows imports completely, in batches, within seconds."""
+def test_three_thousand_rows_import_completely_and_again_unchanged(app, tmp_path, capsys):
+    """A file of 3,000 rows imports completely, in batches, with a progress bar; importing it again changes nothing.
+
+    (Its speed is measured by benchmarks, not asserted here: see docs/benchmarks.md.)
+    """
     rows = []
     for i in range(3000):
         district = ("640104", "640105", "640106")[i % 3]
@@ -363,19 +365,13 @@ def test_three_thousand_rows_import_in_reasonable_time(app, tmp_path, capsys):
                         crs=("", "gcj02")[i % 2], account_no=str(10**9 + i)))
     path = write_csv(tmp_path / "big.csv", rows)
     with app.app_context():
-        started = time.perf_counter()
         report = importer.import_file(path, progress=True)
-        elapsed = time.perf_counter() - started
         assert (report.rows, report.created, report.errors) == (3000, 3000, [])
         assert report.summary().startswith("3,000 rows: 3,000 created")
         assert count(Subject) == 3000
-        started = time.perf_counter()
         again = importer.import_file(path)
-        elapsed_again = time.perf_counter() - started
         assert again.unchanged == 3000
     assert "3000/3000" in capsys.readouterr().err  # the progress bar ran to the end
-    print(f"\n3,000-row import: {elapsed:.2f} s; re-import (all unchanged): {elapsed_again:.2f} s")
-    assert elapsed < 30
 
 
 def test_cli_prints_summary_and_row_errors(app, tmp_path):
