@@ -192,7 +192,7 @@ def check_reader(user: User) -> None:
                                         "city-level leaders and administrators may see or make it.")
 
 
-# --- the hazard ledger, for the subsets open_figures does not filter on --------------------------------
+# --- the hazard ledger (server/reports/zero.py), with what a quarter also needs to know of each hazard ----
 
 def _open(status):
     return case((status.is_(None), 0), (status == Status.CLOSED.value, 0), else_=1)
@@ -235,14 +235,14 @@ def _median(values: list[float]) -> float | None:
 def _inspections(p: Period, *, detail: bool = True) -> dict:
     """Inspections recorded in the quarter by field: visits, let in, nobody home, (detail) distinct subjects."""
     rows = db.session.execute(
-        select(Inspection.domain, Inspection.outcome, func.count(), func.count(Inspection.subject_id.distinct()))
+        select(Inspection.domain, Inspection.outcome, func.count())
         .where(Inspection.received_at >= p.start, Inspection.received_at <= p.as_of)
         .group_by(Inspection.domain, Inspection.outcome)).all()
     subjects = (db.session.scalar(
         select(func.count(Inspection.subject_id.distinct()))
         .where(Inspection.received_at >= p.start, Inspection.received_at <= p.as_of)) or 0) if detail else None
     by_domain = {d: {"domain": d, "total": 0, "inspected": 0, "no_access": 0} for d in DOMAINS}
-    for domain, outcome, count, _ in rows:
+    for domain, outcome, count in rows:
         entry = by_domain.setdefault(domain, {"domain": domain, "total": 0, "inspected": 0, "no_access": 0})
         entry["total"] += count
         entry["inspected" if outcome == "inspected" else "no_access"] += count
