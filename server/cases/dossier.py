@@ -43,6 +43,7 @@ from server.extensions import db
 from server.hazards.models import Hazard
 from server.inspections.models import Inspection
 from server.photos import service as photo_service
+from server.photos.storage import fsync_directory
 from server.photos.models import Photo
 from server.registry.models import Enterprise, Subject
 
@@ -263,16 +264,6 @@ def case_data(case: Case) -> dict:
 
 # --- writing the ZIP ----------------------------------------------------------------------------
 
-def _fsync_directory(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _Writer:
     """Add files to a ZIP while hashing each one for the manifest."""
 
@@ -346,7 +337,7 @@ def write(case: Case, target: Path, *, generated_at: datetime) -> Built:
             while chunk := stream.read(CHUNK):
                 digest.update(chunk)
         os.replace(temp, target)
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -364,7 +355,7 @@ def build_transfer(case: Case, *, generated_at: datetime) -> Built:
     built = write(case, folder(case) / f".building-{uuid.uuid4().hex}.zip", generated_at=generated_at)
     final = folder(case) / f"{built.sha256}.zip"
     os.replace(built.path, final)
-    _fsync_directory(final.parent)
+    fsync_directory(final.parent)
     built.path = final
     return built
 

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select
 from sqlalchemy import update as sql_update
 
-from server import canonical, clock, pagination
+from server import canonical, clock, idempotency, pagination
 from server.accounts import service as account_service
 from server.accounts.enums import Role
 from server.accounts.models import District, User
@@ -652,21 +652,8 @@ def replayed_event(*, client_key: uuid.UUID | None, case: Case, payload_hash: st
 
 
 def once(*, case: Case, data: dict, perform: Callable[[str], CaseEvent]) -> tuple[CaseEvent, bool]:
-    """Run ``perform`` once per client key: a retry gets the first event back (False), not a second one.
-
-    When a concurrent request with the same key changed the state first, our
-    transition is refused; the key then names its event, which is our answer.
-    """
+    """Run ``perform`` once per client key: a retry gets the first event back (False), not a second one."""
     payload_hash = canonical.digest(canonical_json(data))
-    event = replayed_event(client_key=data.get("client_key"), case=case, payload_hash=payload_hash)
-    if event is not None:
-        return event, False
-    try:
-        return perform(payload_hash), True
-    except ProblemError as refused:
-        if refused.code != "invalid_transition":
-            raise
-        event = replayed_event(client_key=data.get("client_key"), case=case, payload_hash=payload_hash)
-        if event is None:
-            raise
-        return event, False
+    return idempotency.once(
+        replayed=lambda: replayed_event(client_key=data.get("client_key"), case=case, payload_hash=payload_hash),
+        perform=lambda: perform(payload_hash))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Callable
 
-from server import canonical
+from server import canonical, idempotency
 from server.accounts.models import User
-from server.errors import ProblemError, validation_error
+from server.errors import validation_error
 from server.hazards import evidence
 from server.hazards import service as hazard_service
 from server.hazards.enums import Action
@@ -16,24 +16,11 @@ from server.photos import service as photo_service
 
 
 def _once(*, hazard: Hazard, data: dict, perform: Callable[[str], HazardEvent]) -> tuple[HazardEvent, bool]:
-    """Run ``perform`` once per client id: a retry gets the first event back, not a second one.
-
-    When a concurrent request with the same id changed the state first, our
-    transition is refused; the id then names its event, which is our answer.
-    """
+    """Run ``perform`` once per client id: a retry gets the first event back, not a second one."""
     payload_hash = canonical.digest(data)
-    event = hazard_service.replayed_event(client_id=data["id"], hazard=hazard, payload_hash=payload_hash)
-    if event is not None:
-        return event, False
-    try:
-        return perform(payload_hash), True
-    except ProblemError as refused:
-        if refused.code != "invalid_transition":
-            raise
-        event = hazard_service.replayed_event(client_id=data["id"], hazard=hazard, payload_hash=payload_hash)
-        if event is None:
-            raise
-        return event, False
+    return idempotency.once(
+        replayed=lambda: hazard_service.replayed_event(client_id=data["id"], hazard=hazard, payload_hash=payload_hash),
+        perform=lambda: perform(payload_hash))
 
 
 def rectify(*, hazard_id: uuid.UUID, data: dict, actor: User,

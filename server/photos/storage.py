@@ -104,7 +104,7 @@ def validate_key(key: str) -> str:
     return key
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Make a rename or a new entry in ``directory`` durable (POSIX; a no-op elsewhere)."""
     if os.name != "posix":
         return
@@ -136,7 +136,7 @@ class LocalStorage:
             for level in (directory.parent, directory):
                 if not level.is_dir():
                     level.mkdir(exist_ok=True)
-                    _fsync_directory(level.parent)
+                    fsync_directory(level.parent)
         return directory
 
     # -- writing ------------------------------------------------------------
@@ -156,7 +156,7 @@ class LocalStorage:
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
-        _fsync_directory(directory)
+        fsync_directory(directory)
 
     def put_file(self, key: str, path: Path) -> None:
         target = self.path_for(key)
@@ -174,7 +174,7 @@ class LocalStorage:
             if exc.errno != errno.EXDEV:
                 raise
             self._copy_into(path, target, directory)
-        _fsync_directory(directory)
+        fsync_directory(directory)
 
     def _copy_into(self, path: Path, target: Path, directory: Path) -> None:
         """Another file system: copy into a temporary file beside the target, then rename."""
@@ -211,4 +211,4 @@ class LocalStorage:
             target.unlink()
         except FileNotFoundError:
             return
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
