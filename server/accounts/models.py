@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database import UTCDateTime, utcnow
@@ -85,17 +85,3 @@ class LoginAttempt(db.Model):
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"),)
-
-
-class AuditLog(db.Model):
-    """Who did what to which object, and when."""
-
-    __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    action: Mapped[str] = mapped_column(String(64))
-    object_type: Mapped[str] = mapped_column(String(32))
-    object_id: Mapped[str] = mapped_column(String(64))
-    detail: Mapped[str | None] = mapped_column(Text)
-    request_id: Mapped[str | None] = mapped_column(String(64))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.accounts.enums import CITY_WIDE, Role
-from server.accounts.models import ApiToken, AuditLog, District, LoginAttempt, User, UserDistrict, UserRole
+from server.accounts.models import ApiToken, District, LoginAttempt, User, UserDistrict, UserRole
 from server.database import utcnow
 from server.errors import ProblemError, validation_error
 from server.extensions import db
@@ -122,10 +122,3 @@ def visible_districts(user: User) -> frozenset[str] | None:
                 codes.add(child)
                 frontier.append(child)
     return frozenset(codes)
-
-
-def audit(*, actor: User | None, action: str, object_type: str, object_id: str, detail: str | None = None,
-          request_id: str | None = None) -> None:
-    """Record who did what to which object."""
-    db.session.add(AuditLog(actor_id=actor.id if actor else None, action=action, object_type=object_type,
-                            object_id=str(object_id), detail=detail, request_id=request_id))

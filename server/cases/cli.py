@@ -17,7 +17,6 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-import server.cases.models  # noqa: F401  (the tables, for metadata and migrations)
 from server.errors import ProblemError
 from server.extensions import db
 

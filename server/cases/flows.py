@@ -12,7 +12,6 @@ from server.cases.enums import Action
 from server.cases.models import Case, CaseEvent
 from server.database import utcnow
 from server.errors import ProblemError
-from server.extensions import db
 
 
 def _no_font(error: letter.FontMissing) -> ProblemError:
