@@ -216,9 +216,11 @@ def _balance(until: datetime):
 def _candidates(until: datetime):
     """Hazards that may be open at ``until``: reported by then and not closed for good before it."""
     bound = literal(until, UTCDateTime())
-    # Written as zero.py writes it (no condition on created_at alone), so that the planners read the
-    # covering ix_hazard_figures instead of walking ix_hazard_created into the table. A hazard open now
-    # but reported after ``until`` has no event by then: its balance is NULL and counts 0.
+    # Written as zero.py writes it for SQLite (no condition on created_at alone), so that the planner
+    # reads the covering ix_hazard_figures instead of walking ix_hazard_created into the table. A hazard
+    # open now but reported after ``until`` has no event by then: its balance is NULL and counts 0.
+    # (zero.py joins the events on PostgreSQL for parallel workers; here the correlated sum serves both,
+    # and only SQLite's timings were measured: docs/benchmarks.md.)
     return or_(Hazard.status != _CLOSED, and_(Hazard.closed_at > bound, Hazard.created_at <= bound))
 
 
