@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from server import clock
+from server.scheduler import jobs
 
 scheduler_cli = AppGroup("scheduler", help="Periodic jobs: overdue escalation, daily digest, weekly dispatch.")
 notifications_cli = AppGroup("notifications", help="The notification outbox.")
@@ -51,14 +52,12 @@ def run():
 
 
 @scheduler_cli.command("once")
-@click.argument("job", type=click.Choice(["overdue_sweep", "daily_digest", "weekly_dispatch"]))
+@click.argument("job", type=click.Choice(sorted(jobs.JOBS)))
 @click.option("--now", "now_text", default=None, metavar="ISO",
               help="The time the job believes it is (default: now); without offset it is local time.")
 @click.option("--slot", default=None, help="Claim this slot instead of the one of --now (to run a slot again).")
 def once(job, now_text, slot):
     """Run one job now through its slot claim; print its result, or that another run had the slot."""
-    from server.scheduler import jobs
-
     now = _parse_now(now_text)
     slot = slot or jobs.slot(job, now)
     if not jobs.run_job(job, now=now, slot=slot):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from server.accounts.models import User
 from server.console import auth, bp, exports, i18n, lists

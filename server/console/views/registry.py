@@ -17,7 +17,7 @@ from server.hazards.models import Hazard
 from server.inspections import campaigns as campaign_service
 from server.inspections.models import Assignment, Inspection
 from server.registry import service as registry_service
-from server.registry.models import Enterprise, Subject, SubjectEnterprise
+from server.registry.models import Enterprise, SubjectEnterprise
 
 DOMAINS = ("gas", "self_built_house", "construction_site")
 KINDS = ("gas_operator", "contractor", "developer", "supervisor", "property_manager", "other")
