@@ -16,15 +16,15 @@ Then, on each backend, it times (one warm-up, then the median of ``--repeat``):
 - ``city_past``: the same as of a year ago
 - ``district``: one district (兴庆区, the biggest) by domain, severity, age (target < 200 ms)
 - ``campaign``: the current campaign by district and domain
-- ``coverage``: ``server.inspections.coverage.coverage`` of the current campaign, when that module exists
+- ``coverage``: ``server.inspections.coverage.coverage`` of the current campaign (city targets), and
+  ``coverage_district`` for 兴庆区 alone (district target)
 
 and checks the totals against the figures the generator knows (open now and a year ago).
-``--proposed-indexes`` also times everything again after creating the indexes
-this benchmark recommends (see ``PROPOSED_INDEXES``), so both plans are on record.
+The indexes measured are the migrations' own (``b3c1d2e00004_indexes_for_figures``);
+``--explain`` records the query plans next to the timings.
 
     .venv/bin/python benchmarks/zero.py --scale 0.05              # quick run, about a minute
-    .venv/bin/python benchmarks/zero.py --postgres                # full scale, SQLite and PostgreSQL
-    .venv/bin/python benchmarks/zero.py --postgres --proposed-indexes --explain
+    .venv/bin/python benchmarks/zero.py --postgres --explain      # full scale, SQLite and PostgreSQL
 
 A summary is written to ``benchmarks/results/zero-<date>.json``.
 """
@@ -57,7 +57,9 @@ SEED = 20260
 BATCH = 20_000
 FULL = {"subjects": 200_000, "inspections": 300_000, "hazards": 1_000_000}
 TARGETS_S = {("sqlite", "city"): 2.0, ("postgres", "city"): 1.0,
-             ("sqlite", "district"): 0.2, ("postgres", "district"): 0.2}
+             ("sqlite", "district"): 0.2, ("postgres", "district"): 0.2,
+             ("sqlite", "coverage"): 2.0, ("postgres", "coverage"): 1.0,
+             ("sqlite", "coverage_district"): 0.2, ("postgres", "coverage_district"): 0.2}
 BIG_DISTRICT = "640104"
 
 # code -> (name, weight of the register); 银川's six counties hold about half of it.
@@ -77,10 +79,6 @@ DOMAINS = (("gas", 75), ("self_built_house", 18), ("construction_site", 7))
 CHECKLISTS = {"gas": ("gas-user", ["G01A", "G02", "G03A", "G04A", "G04B", "G05", "G06A", "G07", "G08", "G12"]),
               "self_built_house": ("self-built-house", ["H01", "H02", "H03", "H04", "H05", "H06", "H07", "H08"]),
               "construction_site": ("construction-site", ["SM", "CC", "SF", "SD", "SB", "SP", "SS", "HW", "EL"])}
-
-# Indexes this benchmark recommends for the figures; created only with --proposed-indexes.
-PROPOSED_INDEXES: dict[str, str] = {}
-
 
 # ---------------------------------------------------------------------------
 # The machine and the code measured
@@ -431,32 +429,33 @@ def scenarios(city: City) -> dict:
 
 
 def explain(label: str, city: City) -> dict:
-    """Return the query plans of the city and district figures (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE)."""
+    """Return the query plans of the figures and of coverage (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE)."""
     from sqlalchemy import event
 
     from server.extensions import db
-    from server.reports import zero
 
     prefix = "EXPLAIN QUERY PLAN " if label == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
-
     seen = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
+        if "GROUP BY" in statement or "sum(" in statement:
+            seen.append((statement, parameters))
 
     plans = {}
-    for name, kwargs in (("city", {"group_by": ("domain", "district", "severity", "age")}),
-                         ("district", {"districts": frozenset({BIG_DISTRICT}),
-                                       "group_by": ("domain", "severity", "age")})):
+    calls = scenarios(city)
+    for name in ("city", "city_past", "district", "campaign", "coverage", "coverage_district"):
+        if name not in calls:
+            continue
         seen.clear()
         event.listen(db.engine, "before_cursor_execute", capture)
         try:
-            zero.open_figures(as_of=city.now, **kwargs)
+            calls[name][1]()
         finally:
             event.remove(db.engine, "before_cursor_execute", capture)
-        statement, parameters = seen[-1]
-        rows = db.session.connection().exec_driver_sql(prefix + statement, parameters).fetchall()
-        plans[name] = [" | ".join(str(v) for v in row) for row in rows]
+        plans[name] = []
+        for statement, parameters in list(seen):
+            rows = db.session.connection().exec_driver_sql(prefix + statement, parameters).fetchall()
+            plans[name].append([" | ".join(str(v) for v in row) for row in rows])
         db.session.rollback()
     return plans
 
@@ -488,29 +487,6 @@ def measure(url: str, city: City, workdir: Path, label: str, repeat: int, quiet_
         db.session.remove()
         db.engine.dispose()
     return out
-
-
-def create_proposed(url: str, workdir: Path) -> float:
-    """Create the recommended indexes (what a migration would add); return the seconds it took."""
-    from sqlalchemy import text
-
-    from server import create_app
-    from server.extensions import db
-
-    app = create_app("testing", DATABASE_URL=url, PHOTO_ROOT=str(workdir / "photos"))
-    began = time.perf_counter()
-    with app.app_context():
-        with db.engine.connect() as conn:
-            for ddl in PROPOSED_INDEXES.values():
-                conn.exec_driver_sql(ddl)
-            conn.commit()
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("ANALYZE")
-                conn.commit()
-            else:
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-        db.engine.dispose()
-    return time.perf_counter() - began
 
 
 def check(results: dict, city: City) -> list[str]:
@@ -550,8 +526,6 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per scenario (median; default 5)")
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL server")
     parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite (with --postgres)")
-    parser.add_argument("--proposed-indexes", action="store_true",
-                        help="after the measurements as migrated, create PROPOSED_INDEXES and measure again")
     parser.add_argument("--explain", action="store_true", help="record the query plans (EXPLAIN) of the figures")
     parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
                         help="before each scenario wait up to this long for the cores to be idle (default 60)")
@@ -601,12 +575,6 @@ def main() -> int:
                 continue
             summary["results"][label] = {"migrated": measure(url, city, workdir, label, args.repeat,
                                                              args.wait_quiet, args.explain)}
-            if args.proposed_indexes and PROPOSED_INDEXES:
-                seconds = create_proposed(url, workdir)
-                summary["builds"][label]["proposed_indexes_s"] = round(seconds, 1)
-                print(f"  [{label}] proposed indexes created in {seconds:.0f} s", flush=True)
-                summary["results"][label]["proposed"] = measure(url, city, workdir, label, args.repeat,
-                                                                args.wait_quiet, args.explain)
             if label == "sqlite":
                 summary["builds"][label]["file_mb"] = round((workdir / "zero.db").stat().st_size / 1e6)
         summary["truth"] = city.truth
@@ -615,7 +583,6 @@ def main() -> int:
                   f"(as of {city.past.isoformat()})")
             return 0
         summary["counts"] = city.counts
-        summary["proposed_indexes"] = PROPOSED_INDEXES
         summary["problems"] = check(summary["results"], city)
         print_table(summary)
         for problem in summary["problems"]:
