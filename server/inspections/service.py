@@ -382,9 +382,12 @@ def _hazard_rows(inspection: dict, rules, subject, enterprise_ids: list, hazards
         if deadline < reported_on:
             raise validation_error(f"{field}.deadline", "must not be before the day of the inspection")
         enterprise_id = item.get("enterprise_id")
-        if enterprise_id is not None and db.session.execute(
-                select(Enterprise.id).where(Enterprise.id == enterprise_id)).first() is None:
-            raise validation_error(f"{field}.enterprise_id", "no such enterprise")
+        # Another of the subject's enterprises, or one operating in its district: never any enterprise of the
+        # city, which would make it and its credit ledger visible to this district.
+        operates_here = credit_service.visible_enterprise_condition(frozenset({subject.district_code}))
+        if enterprise_id is not None and enterprise_id not in enterprise_ids and db.session.execute(
+                select(Enterprise.id).where(Enterprise.id == enterprise_id, operates_here)).first() is None:
+            raise validation_error(f"{field}.enterprise_id", "no such enterprise in the subject's district")
         if enterprise_id is None and enterprise_ids:
             enterprise_id = enterprise_ids[0]
         rows.append(dict(
@@ -416,7 +419,8 @@ def _report_hazards(connection, hazards: list[dict], actor: User, supervising_un
 
 def hazards_of(inspection_id: uuid.UUID) -> list[Hazard]:
     """Return the hazards reported in an inspection."""
-    return list(db.session.scalars(select(Hazard).where(Hazard.inspection_id == inspection_id).order_by(Hazard.created_at, Hazard.id)))
+    return list(db.session.scalars(select(Hazard).where(Hazard.inspection_id == inspection_id)
+                                   .order_by(Hazard.created_at, Hazard.id)))
 
 
 def flags(inspection: Inspection, photos) -> list[dict]:

@@ -5,8 +5,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from helpers import (assert_problem, hazard_item, inspection_payload, make_jpeg, make_subject, offset_m,
-                     photo_decl, put_photo, submit)
+from helpers import (assert_problem, hazard_item, inspection_payload, make_enterprise, make_jpeg, make_subject,
+                     offset_m, photo_decl, put_photo, submit)
 from server.extensions import db
 from server.geo import crs
 from server.hazards.models import Hazard, HazardEvent
@@ -391,3 +391,21 @@ def test_dates_answered_are_iso(field, client):
     answer = submit(client, field.headers, inspection_payload(field.subject, hazards=[hazard_item()]))
     deadline = answer["hazards"][0]["deadline"]
     assert date.fromisoformat(deadline).isoformat() == deadline
+
+
+def test_a_hazard_names_an_enterprise_of_its_district_only(app, field, client):
+    """A hazard may name another enterprise operating in the subject's district (a contractor at work there),
+    not an enterprise of another district: that would expose it and its credit ledger to this district."""
+    with app.app_context():
+        local = make_enterprise(name="兴庆区某安装公司")
+        make_subject(enterprises=[local])
+        elsewhere = make_enterprise(name="金凤区某燃气公司")
+        make_subject(district_code="640106", enterprises=[elsewhere])
+    fine = hazard_item("G02", enterprise_id=str(local.id))
+    stored = submit(client, field.headers, inspection_payload(field.subject, hazards=[fine]))
+    assert stored["hazards"][0]["id"] == fine["id"]
+    assert client.get(f"/api/v1/hazards/{fine['id']}", headers=field.headers).get_json()["enterprise_id"] == str(
+        local.id)
+    response = client.post(URL, json=inspection_payload(field.subject, hazards=[
+        hazard_item("G02", enterprise_id=str(elsewhere.id))]), headers=field.headers)
+    assert "hazards.0.enterprise_id" in assert_problem(response, 422, "validation_error")["errors"]
