@@ -95,8 +95,9 @@ class Config:
     CONSOLE_EXPORT_MAX_ROWS = 200_000  # one CSV/XLSX export holds at most this many rows
     CONSOLE_MAP_MAX_POINTS = 3000  # points a map layer sends at most (the newest first)
     CONSOLE_TREND_WEEKS = 12
-    # Seconds a dashboard's figures are reused for the same scope (the ledger sums take seconds at city scale).
-    CONSOLE_DASHBOARD_CACHE_SECONDS = 60
+    # The dashboard shows the newest snapshot of its figures, made every 5 minutes by the scheduler (the city's
+    # sums take seconds); with none younger than this, the page computes one. 0: computed at every page, never kept.
+    CONSOLE_DASHBOARD_MAX_AGE_MINUTES = 30
     # The map's tile layer. None: no tiles; points and district outlines are still drawn. Tianditu, e.g.
     # "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default
     # &TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=<key>"; or the bureau's own server.
@@ -120,7 +121,7 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-only-not-secret"
     CONSOLE_SECURE_COOKIE = False  # the live server of the browser tests speaks plain http
-    CONSOLE_DASHBOARD_CACHE_SECONDS = 0  # a test sees its own changes at once
+    CONSOLE_DASHBOARD_MAX_AGE_MINUTES = 0  # a test sees its own changes at once
 
 
 class ProductionConfig(Config):

@@ -79,7 +79,7 @@ def content_security_policy(app: Flask) -> str:
 
 def init_app(app: Flask) -> None:
     """Bind the console to an app: session cookie, CSRF, translations, headers, pages."""
-    from server.console import auth, i18n, nav, templating
+    from server.console import auth, i18n, models, nav, templating
 
     app.config.setdefault("SESSION_COOKIE_NAME", "qingling_session")
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -118,4 +118,4 @@ def init_app(app: Flask) -> None:
                 response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    del auth, nav  # imported for their registrations
+    del auth, models, nav  # imported for their registrations (models: the dashboard_snapshot table)

@@ -46,6 +46,8 @@ class Hazard(db.Model):
         # a district (or of the city) are found without reading the table; see docs/benchmarks.md.
         Index("ix_hazard_figures", "district_code", "status", "closed_at", "created_at", "domain", "severity",
               "campaign_id", "id"),
+        # The console's lists and map of a district, newest first (server/console/lists.py).
+        Index("ix_hazard_district_created", "district_code", "created_at", "id"),
     )
 
 

@@ -49,6 +49,8 @@ class Inspection(db.Model):
         # A campaign's coverage (server/inspections/coverage.py): its visits in subject order, folded per subject
         # without a sort, a district's picked out of the index alone.
         Index("ix_inspection_campaign_coverage", "campaign_id", "subject_id", "outcome", "district_code"),
+        # The console's list of the city's visits, newest first (server/console/lists.py).
+        Index("ix_inspection_started", "started_at", "id"),
     )
 
 

@@ -53,6 +53,8 @@ class Subject(db.Model):
     __table_args__ = (
         Index("ix_subject_district_domain", "district_code", "domain"),
         Index("ix_subject_lat_lon", "lat", "lon"),
+        # The console's list of a district's subjects in id order (server/console/lists.py).
+        Index("ix_subject_district_id", "district_code", "id"),
     )
 
     @property

@@ -84,6 +84,12 @@ def slot(name: str, now: datetime) -> str:
         return local_date(now).isoformat()
     if name == "weekly_dispatch":
         return _iso_week(_previous_week(now)[0])
+    if name == "dashboard_snapshot":  # the local time, down to the console's refresh period (5 minutes)
+        from server.console.figures import REFRESH_MINUTES
+
+        moment = now.astimezone(clock.zone())
+        return moment.replace(minute=moment.minute - moment.minute % REFRESH_MINUTES, second=0,
+                              microsecond=0).strftime("%Y-%m-%dT%H:%M")
     if name == "quarterly_report":  # checked daily; the slot is the last complete quarter, so it runs once each
         from server.reports.quarterly import last_complete
 
@@ -475,6 +481,18 @@ def quarterly_report(*, now: datetime) -> dict:
     return run_scheduled(now=now)
 
 
+def dashboard_snapshot(*, now: datetime) -> dict:
+    """The console dashboard's figures for the whole city, kept as a snapshot the pages read (server/console/figures.py).
+
+    The runner computes them beforehand in a read transaction (``figures.prepare``), so that here, under the
+    claim, only the row is written; called alone (tests, by hand) it computes them here.
+    """
+    from server.console import figures
+
+    snapshot = figures.refresh(now=now, weeks=int(current_app.config.get("CONSOLE_TREND_WEEKS", 12)))
+    return {"snapshot_id": snapshot.id, "as_of": snapshot.as_of.isoformat(), "computed_ms": snapshot.computed_ms}
+
+
 # Jobs run once a local day (slot: the day they run for).
 DAILY_SWEEPS = ("credit_sweep", "case_deadlines")
 
@@ -485,6 +503,7 @@ JOBS: dict[str, Callable[..., dict]] = {
     "credit_sweep": credit_sweep,
     "case_deadlines": case_deadlines,
     "quarterly_report": quarterly_report,
+    "dashboard_snapshot": dashboard_snapshot,
 }
 
 

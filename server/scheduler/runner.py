@@ -47,6 +47,41 @@ def run_claimed(app: Flask, name: str, clock: Callable[[], datetime] = utcnow) -
             return None
 
 
+def refresh_dashboard(app: Flask, clock: Callable[[], datetime] = utcnow) -> bool | None:
+    """Make the console dashboard's snapshot: figures read beside the writers, then stored under the slot claim.
+
+    The city's sums take seconds; computed inside ``run_job``'s transaction
+    they would hold SQLite's write lock that long. A slot already claimed
+    (another scheduler) is skipped before computing.
+    """
+    from sqlalchemy import select
+
+    from server.console import figures
+    from server.database import end_reading, reading
+    from server.extensions import db
+    from server.scheduler.models import JobRun
+
+    name = "dashboard_snapshot"
+    with app.app_context():
+        now = clock()
+        slot = jobs.slot(name, now)
+        try:
+            with reading():
+                claimed = db.session.scalar(select(JobRun.id).where(JobRun.job == name, JobRun.slot == slot))
+                if claimed is None:
+                    figures.prepare(now=now, weeks=int(app.config.get("CONSOLE_TREND_WEEKS", 12)))
+                end_reading()
+            if claimed is not None:
+                return False
+            return jobs.run_job(name, now=now, slot=slot)
+        except Exception:  # noqa: BLE001 - logged; the scheduler keeps going
+            logger.exception("job %s slot %s failed", name, slot)
+            db.session.rollback()
+            return None
+        finally:
+            figures.forget_prepared()
+
+
 def deliver(app: Flask) -> int | None:
     """Send what waits in the outbox, in an app context; None when it failed (logged)."""
     from server.notifications import service as notification_service
@@ -99,6 +134,11 @@ def build(app: Flask, *, blocking: bool, now: datetime | None = None) -> BaseSch
     scheduler.add_job(run_claimed, CronTrigger(hour=QUARTERLY_AT.hour, minute=QUARTERLY_AT.minute, timezone=zone),
                       args=[app, "quarterly_report"], id="quarterly_report", name="quarterly analysis (每季度)",
                       **catch_up(_due_today(local_now, QUARTERLY_AT)))
+    from server.console.figures import REFRESH_MINUTES
+
+    scheduler.add_job(refresh_dashboard, CronTrigger(minute=f"*/{REFRESH_MINUTES}", timezone=zone), args=[app],
+                      id="dashboard_snapshot", name=f"console dashboard figures (every {REFRESH_MINUTES} minutes)",
+                      **catch_up(True))
     scheduler.add_job(deliver, IntervalTrigger(minutes=1, timezone=zone), args=[app], id="deliver_pending",
                       name="deliver notifications (every minute)")
     return scheduler

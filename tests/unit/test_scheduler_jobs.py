@@ -434,11 +434,12 @@ def test_a_failing_job_leaves_no_claim(app, monkeypatch):
 
 def test_runner_schedules_the_jobs_in_local_time(app):
     """The sweep every quarter hour, the daily sweeps at 06:00, the quarterly check at 06:30, the digest at 07:30,
-    the dispatch on Monday 08:00, delivery every minute."""
+    the dispatch on Monday 08:00, delivery every minute, the console dashboard's figures every 5 minutes."""
     scheduler = runner.build(app, blocking=False, now=at("2026-11-25T07:00"))
     found = {job.id: job for job in scheduler.get_jobs()}
     assert set(found) == {"overdue_sweep", "daily_digest", "weekly_dispatch", "deliver_pending", "credit_sweep",
-                          "case_deadlines", "quarterly_report"}
+                          "case_deadlines", "quarterly_report", "dashboard_snapshot"}
+    assert str(found["dashboard_snapshot"].trigger) == "cron[minute='*/5']"
     assert str(found["quarterly_report"].trigger) == "cron[hour='6', minute='30']"
     assert str(found["credit_sweep"].trigger) == str(found["case_deadlines"].trigger) == "cron[hour='6', minute='0']"
     assert str(found["overdue_sweep"].trigger) == "cron[minute='*/15']"

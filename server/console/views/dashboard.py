@@ -20,9 +20,9 @@ def dashboard():
     """Show the figures of the signed-in user's districts (or the filter's district and field)."""
     district = district_filter()
     domain = arg("domain", figures.DOMAINS)
-    data = figures.dashboard_cached(ttl_seconds=float(current_app.config.get("CONSOLE_DASHBOARD_CACHE_SECONDS", 0)),
-                                    user_id=auth.current_user().id, visible=auth.visible(), district=district,
-                                    domain=domain, weeks=int(current_app.config.get("CONSOLE_TREND_WEEKS", 12)))
+    data = figures.dashboard(user_id=auth.current_user().id, visible=auth.visible(), district=district,
+                             domain=domain, weeks=int(current_app.config.get("CONSOLE_TREND_WEEKS", 12)),
+                             max_age_minutes=float(current_app.config.get("CONSOLE_DASHBOARD_MAX_AGE_MINUTES", 30)))
     chart = {
         "age": {"labels": [row["age"] for row in data.by_age], "values": [row["open"] for row in data.by_age]},
         "trend": {"labels": [row["week_start"].strftime("%m-%d") for row in data.trend],
@@ -33,4 +33,4 @@ def dashboard():
     domains = [d for d in figures.DOMAINS if domain is None or d == domain]
     return render_template("console/dashboard.html", data=data, chart=chart, domains=domains,
                            districts=offered_districts(), district=district, domain=domain,
-                           age_labels=[label for _, _, label in AGE_BUCKETS])
+                           age_labels=[label for _, _, label in AGE_BUCKETS], refresh_minutes=figures.REFRESH_MINUTES)

@@ -72,11 +72,11 @@ def _render_list(template: str, filters: lists.HazardFilters, endpoint: str):
                   _("Description"), _("Severity"), _("Status"), _("Deadline"), _("Overdue"), _("Closed at")]
         return exports.export(arg("format"), query=lists.hazard_query(filters), header=header, shape=_shape,
                               filename=f"hazards.{arg('format')}", title=_("Hazards"))
-    rows, next_cursor = lists.hazard_page(filters, cursor=arg("cursor"), limit=page_size())
+    page = lists.hazard_page(filters, cursor=arg("cursor"), limit=page_size())
     args = _list_args()
-    next_url = url_for(endpoint, cursor=next_cursor, **args) if next_cursor else None
-    return render_template(template, rows=rows, next_url=next_url, args=args, districts=offered_districts(),
-                           is_overdue=hazard_service.is_overdue, endpoint=endpoint,
+    next_url = url_for(endpoint, cursor=page.next_cursor, **args) if page.next_cursor else None
+    return render_template(template, rows=page.rows, next_url=next_url, searched_to=page.searched_to, args=args,
+                           districts=offered_districts(), is_overdue=hazard_service.is_overdue, endpoint=endpoint,
                            can_build_case=auth.current_user().has_role(Role.ENFORCEMENT))
 
 

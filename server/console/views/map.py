@@ -7,12 +7,14 @@ that a marker sits on the right building of the tiles it is drawn over.
 
 from __future__ import annotations
 
+import uuid
+
 from flask import current_app, jsonify, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from server.accounts.models import District
-from server.console import auth, bp, i18n, outlines
+from server.console import auth, bp, i18n, lists, outlines
 from server.console.lists import OPEN
 from server.console.views.common import arg, district_filter, offered_districts, uuid_value
 from server.extensions import db
@@ -31,8 +33,8 @@ def _tile_crs() -> str:
     return value if value in crs.CRS else "wgs84"
 
 
-def _point(lat: float, lon: float) -> tuple[float, float]:
-    lat, lon = crs.from_wgs84(lat, lon, _tile_crs())
+def _point(lat: float, lon: float, tile_crs: str | None = None) -> tuple[float, float]:
+    lat, lon = crs.from_wgs84(lat, lon, tile_crs or _tile_crs())
     return round(lat, 6), round(lon, 6)
 
 
@@ -67,6 +69,14 @@ def map_page():
                            tile_crs=_tile_crs())
 
 
+def _url_maker(endpoint: str, name: str):
+    """Return id -> the URL of ``endpoint`` for that id, built once by url_for."""
+    marker = uuid.UUID(int=0)
+    template = url_for(endpoint, **{name: marker})
+    head, tail = template.split(str(marker), 1)
+    return lambda value: f"{head}{value}{tail}"
+
+
 @bp.route("/map/points.json")
 def map_points():
     """Return the open hazards (newest first, at most CONSOLE_MAP_MAX_POINTS) and the subjects to draw."""
@@ -75,25 +85,36 @@ def map_points():
     domain = arg("domain", DOMAINS)
     severity = arg("severity", ("general", "major"))
     subject_filter = uuid_value(arg("subject"), "subject") if arg("subject") else None
-    query = (select(Hazard.id, Hazard.description, Hazard.severity, Hazard.status, Hazard.deadline, Subject.name,
-                    Subject.lat, Subject.lon).join(Subject, Subject.id == Hazard.subject_id)
-             .where(Hazard.status.in_(OPEN)))
-    if districts is not None:
-        query = query.where(Hazard.district_code.in_(sorted(districts)))
+    where = []
     if domain:
-        query = query.where(Hazard.domain == domain)
+        where.append(Hazard.domain == domain)
     if severity:
-        query = query.where(Hazard.severity == severity)
-    if subject_filter:
-        query = query.where(Hazard.subject_id == subject_filter)
-    rows = db.session.execute(query.order_by(Hazard.created_at.desc()).limit(limit + 1)).all()
+        where.append(Hazard.severity == severity)
+    if subject_filter:  # a subject's few hazards, through its index
+        where.extend([Hazard.status.in_(OPEN), Hazard.subject_id == subject_filter])
+        top = select(Hazard.id.label("id"), Hazard.created_at.label("at")).where(*where)
+        if districts is not None:
+            top = top.where(Hazard.district_code.in_(sorted(districts)))
+        top = top.order_by(Hazard.created_at.desc(), Hazard.id.desc()).limit(limit + 1)
+    else:  # the newest open hazards of each district, from an index (lists.newest_open)
+        top = lists.newest_open(where=where, districts=districts, limit=limit + 1)
+    top = top.subquery()
+    rows = db.session.execute(
+        select(Hazard.id, Hazard.description, Hazard.severity, Hazard.status, Hazard.deadline, Subject.name,
+               Subject.lat, Subject.lon).select_from(top).join(Hazard, Hazard.id == top.c.id)
+        .join(Subject, Subject.id == Hazard.subject_id).order_by(top.c.at.desc(), top.c.id.desc())).all()
     truncated = len(rows) > limit
+    # One URL built, the others by putting each id in it (url_for costs ~20 µs; 6,000 points).
+    hazard_url = _url_maker("console.hazard_detail", "hazard_id")
+    subject_url = _url_maker("console.subject_detail", "subject_id")
+    tile_crs = _tile_crs()
+    status_names = {status: i18n.label("hazard_status", status) for status in OPEN}
     hazards = []
     for row in rows[:limit]:
-        lat, lon = _point(row.lat, row.lon)
+        lat, lon = _point(row.lat, row.lon, tile_crs)
         hazards.append({"lat": lat, "lon": lon, "severity": row.severity, "title": row.description,
-                        "detail": f"{row.name} · {i18n.label('hazard_status', row.status)} · {row.deadline}",
-                        "url": url_for("console.hazard_detail", hazard_id=row.id)})
+                        "detail": f"{row.name} · {status_names.get(row.status, row.status)} · {row.deadline}",
+                        "url": hazard_url(row.id)})
     subjects = []
     subject_query = select(Subject.id, Subject.name, Subject.address, Subject.lat, Subject.lon)
     if subject_filter:
@@ -103,9 +124,9 @@ def map_points():
     if domain:
         subject_query = subject_query.where(Subject.domain == domain)
     for row in db.session.execute(subject_query.limit(limit)):
-        lat, lon = _point(row.lat, row.lon)
+        lat, lon = _point(row.lat, row.lon, tile_crs)
         subjects.append({"lat": lat, "lon": lon, "title": row.name, "detail": row.address,
-                         "url": url_for("console.subject_detail", subject_id=row.id)})
+                         "url": subject_url(row.id)})
     return jsonify(hazards=hazards, subjects=subjects, truncated=truncated, crs=_tile_crs())
 
 
