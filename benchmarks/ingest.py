@@ -873,6 +873,9 @@ def profile(app, usernames: list[str], subjects: list[dict], photos: list[bytes]
               + ", ".join(f"{v:g} {k}" for k, v in per.items()))
         print(f"  SQLite write lock held (BEGIN IMMEDIATE to COMMIT) {lock_ms:.1f} ms per submission, "
               f"{lock_ms / (sample_wall / sample * 1000):.0%} of its time")
+        by_step = steps(stats, total)
+        print("  steps (cumulative, share of the profiled time): "
+              + ", ".join(f"{name} {share:.0%}" for name, share in by_step.items()))
         print("  top functions by own time:")
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(12)
@@ -883,8 +886,30 @@ def profile(app, usernames: list[str], subjects: list[dict], photos: list[bytes]
                 print("    " + line.replace(str(REPO) + "/", "").replace(sys.prefix + "/", ""))
         report[kind] = {"ms_per_submission": round(plain_ms, 2), "write_lock_ms_per_submission": round(lock_ms, 2),
                         "share_by_area": {a: round(sec / total, 3) for a, sec in by_area},
-                        "sql_statements_per_submission": {k: round(v, 2) for k, v in per.items()}}
+                        "sql_statements_per_submission": {k: round(v, 2) for k, v in per.items()},
+                        "share_by_step": {k: round(v, 3) for k, v in by_step.items()}}
     return report
+
+
+STEPS = [  # (step, end of the file name, function): cumulative time, so a step includes what it calls
+    ("authentication", "server/accounts/service.py", "authenticate"),
+    ("request body (webargs, marshmallow)", "webargs/core.py", "parse"),
+    ("checks and lookups (prepare)", "server/inspections/service.py", "prepare"),
+    ("writes (store)", "server/inspections/service.py", "store"),
+    ("of which credit proposals", "server/credit/service.py", "propose_for_inspection"),
+    ("photo bytes (receive)", "server/photos/service.py", "receive"),
+    ("commits", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
+]
+
+
+def steps(stats: pstats.Stats, total: float) -> dict[str, float]:
+    """Share of the profiled time spent in each step of STEPS (steps that did not run are left out)."""
+    found = {}
+    for name, file_end, function in STEPS:
+        seconds = sum(v[3] for k, v in stats.stats.items() if k[0].endswith(file_end) and k[2] == function)
+        if seconds:
+            found[name] = seconds / total
+    return found
 
 
 # ---------------------------------------------------------------------------
