@@ -52,7 +52,7 @@ FLAGS = {"location_missing": _l("No position sent"),
          "photo_without_gps": _l("Photo without GPS"),
          "photo_far_from_subject": _l("Photo far from the subject"),
          "photo_taken_before_visit": _l("Photo taken before the visit"),
-         "photo_taken_before_report": _l("After photo taken before the report")}
+         "photo_taken_before_report": _l("After photo taken before the hazard was found")}
 PHOTO_ROLES = {"evidence": _l("Evidence"), "before": _l("Before"), "after": _l("After")}
 ASSIGNMENT_KINDS = {"inspect": _l("Inspect"), "reinspect": _l("Re-inspect"), "verify": _l("Verify rectification")}
 PLAN_FIELDS = {"responsible": _l("Responsibility"), "measures": _l("Measures"), "funds_yuan": _l("Funds (yuan)"),

@@ -13,7 +13,8 @@ from server.extensions import db
 
 
 def checks(hazard: Hazard) -> list[dict]:
-    """Check the after photos of the latest rectification: present, received, taken after the report, near the subject.
+    """Check the after photos of the latest rectification: present, received, taken after the hazard was found
+    (the start of the visit that reported it, see ``photo_service.found_at``), near the subject.
 
     Each check is ``{"code", "passed", "detail", "photo_id"?}``; a reviewer
     may accept despite a failed check only with a note, and that is recorded.
@@ -26,6 +27,7 @@ def checks(hazard: Hazard) -> list[dict]:
         return [{"code": "after_photo_present", "passed": False, "detail": "整改后照片缺失 (no after photo)"}]
     subject = db.session.get(Subject, hazard.subject_id)
     limit_m = float(current_app.config["FLAG_PHOTO_FAR_M"])
+    found = photo_service.found_at(hazard.id)
     result = []
     for photo in photos:
         pid = str(photo.id)
@@ -37,9 +39,10 @@ def checks(hazard: Hazard) -> list[dict]:
             result.append({"code": "after_photo_taken_after_report", "passed": False, "photo_id": pid,
                            "detail": "照片无拍摄时间 (no time in the photo)"})
         else:
-            after = photo.taken_at >= hazard.created_at
+            after = photo.taken_at >= found
             result.append({"code": "after_photo_taken_after_report", "passed": after, "photo_id": pid,
-                           "detail": "拍摄于隐患登记之后" if after else "拍摄于隐患登记之前 (taken before the report)"})
+                           "detail": "拍摄于发现隐患之后" if after
+                           else "拍摄于发现隐患之前 (taken before the visit that found it)"})
         if photo.gps_lat is None:
             result.append({"code": "after_photo_near_subject", "passed": False, "photo_id": pid,
                            "detail": "照片无定位 (no GPS)"})

@@ -164,7 +164,7 @@ def receive(*, photo: Photo, stream, declared_sha256: str | None, reference: dic
 
 def flag_reference(photo: Photo) -> dict:
     """Return what a photo is compared with (see ``photo_flags``): the subject's position, the visit time,
-    the hazard's report time; read before the bytes are processed."""
+    and for an after photo when its hazard was found; read before the bytes are processed."""
     position = db.session.execute(select(Subject.lat, Subject.lon).where(Subject.id == photo.subject_id)).one()
     reference = {"position": tuple(position)}
     if photo.inspection_id is not None:
@@ -173,8 +173,19 @@ def flag_reference(photo: Photo) -> dict:
     elif photo.event_id is not None:
         reference["visit_at"] = db.session.scalar(select(HazardEvent.at).where(HazardEvent.id == photo.event_id))
     if photo.role == "after" and photo.hazard_id is not None:
-        reference["reported_at"] = db.session.scalar(select(Hazard.created_at).where(Hazard.id == photo.hazard_id))
+        reference["found_at"] = found_at(photo.hazard_id)
     return reference
+
+
+def found_at(hazard_id: uuid.UUID):
+    """Return when a hazard was found: the start of the visit that reported it.
+
+    Not the hazard's ``created_at``, which is when the server received the
+    submission, after the visit: an after photo of a fix on the spot is taken
+    in between, and an after photo can only be honest if taken after this.
+    """
+    return db.session.scalar(select(Inspection.started_at).join(Hazard, Hazard.inspection_id == Inspection.id)
+                             .where(Hazard.id == hazard_id))
 
 
 def _process(path: Path) -> tuple[pipeline.PhotoInfo, dict[str, bytes]]:
@@ -197,7 +208,8 @@ def _process(path: Path) -> tuple[pipeline.PhotoInfo, dict[str, bytes]]:
 
 
 def photo_flags(gps, taken_at, reference: dict) -> list[dict]:
-    """Return the warnings about a photo: no GPS, far from the subject, taken long before the visit."""
+    """Return the warnings about a photo: no GPS, far from the subject, taken long before the visit, and
+    an after photo taken before its hazard was found."""
     config = current_app.config
     flags = []
     if gps is None:
@@ -212,9 +224,9 @@ def photo_flags(gps, taken_at, reference: dict) -> list[dict]:
         if age_h > float(config["FLAG_PHOTO_AGE_HOURS"]):
             flags.append({"code": "photo_taken_before_visit",
                           "detail": f"The photo was taken {age_h:.0f} h before the visit."})
-    if taken_at is not None and reference.get("reported_at") is not None and taken_at < reference["reported_at"]:
+    if taken_at is not None and reference.get("found_at") is not None and taken_at < reference["found_at"]:
         flags.append({"code": "photo_taken_before_report",
-                      "detail": "This after photo was taken before the hazard was reported."})
+                      "detail": "This after photo was taken before the visit that found the hazard started."})
     return flags
 
 

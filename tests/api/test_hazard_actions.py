@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from helpers import hazard_item, inspection_payload, login, make_subject, make_user, sha256
+from helpers import hazard_item, inspection_payload, login, make_jpeg, make_subject, make_user, put_photo, sha256
 
 PLAN = {"responsible": "某燃气公司 张三", "measures": "地下室撤除液化气钢瓶，改用电炊具", "funds_yuan": 12000,
         "deadline": "2030-01-31", "contingency_plan": "泄漏时切断气源、疏散人员、报警"}
@@ -111,3 +111,35 @@ def test_failed_evidence_checks_need_a_note_to_accept(app, client, shared_photos
     assert accepted.status_code == 201
     events = client.get(f"/api/v1/hazards/{hazard['id']}", headers=insp).get_json()["events"]
     assert [c["passed"] for c in events[-1]["checks"]] == [False, False]
+
+
+def _rectify_with_after_photo(client, headers, subject, hazard_id, taken_at) -> list[dict]:
+    """Rectify with one after photo shot at the subject at ``taken_at`` (local); return the evidence checks."""
+    data = make_jpeg(gps=(subject.lat, subject.lon), taken_at=taken_at.replace(tzinfo=None))
+    photo_id = str(uuid.uuid4())
+    assert _post(client, headers, hazard_id, "rectifications",
+                 photos=[{"id": photo_id, "sha256": sha256(data), "role": "after"}]).status_code == 201
+    upload = put_photo(client, headers, photo_id, data)
+    assert upload.status_code == 201, upload.get_json()
+    return client.get(f"/api/v1/hazards/{hazard_id}", headers=headers).get_json()["evidence_checks"]
+
+
+def test_after_photo_is_compared_with_the_start_of_the_visit_that_found_the_hazard(app, client):
+    """An after photo shot after the visit started passes 'taken after the report' even though the server received
+    the inspection later (and accepting needs no note); one shot before the visit started fails."""
+    subject, insp, _ = _setup(app, client)
+    started = datetime.now(timezone(timedelta(hours=8))) - timedelta(minutes=30)
+    during, before = hazard_item("G02"), hazard_item("G07")
+    _submit(client, insp, subject, during, started_at=started.isoformat(), finished_at=None)
+    _submit(client, insp, subject, before, started_at=started.isoformat(), finished_at=None)
+
+    checks = _rectify_with_after_photo(client, insp, subject, during["id"], started + timedelta(minutes=10))
+    assert {c["code"]: c["passed"] for c in checks} == {
+        "after_photo_taken_after_report": True, "after_photo_near_subject": True}
+    accepted = _post(client, insp, during["id"], "reviews", decision="accept")
+    assert accepted.status_code == 201 and accepted.get_json()["status"] == "closed"
+
+    checks = _rectify_with_after_photo(client, insp, subject, before["id"], started - timedelta(hours=1))
+    assert {c["code"]: c["passed"] for c in checks} == {
+        "after_photo_taken_after_report": False, "after_photo_near_subject": True}
+    assert _post(client, insp, before["id"], "reviews", decision="accept").status_code == 422

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from PIL import Image, ImageOps
 
-from helpers import (assert_problem, files_under, inspection_payload, local_now, make_jpeg, make_png, make_user, login,
-                     offset_m, photo_decl, put_photo, sha256, submit)
+from helpers import (assert_problem, files_under, hazard_item, inspection_payload, local_now, make_jpeg, make_png,
+                     make_user, login, offset_m, photo_decl, put_photo, sha256, submit)
 
 PHOTOS = "/api/v1/photos"
 
@@ -308,6 +308,43 @@ def test_photo_at_the_subject_during_the_visit_has_no_flag(field, client):
                      taken_at=(started + timedelta(minutes=5)).replace(tzinfo=None))
     [photo] = _declare(client, field, data, started_at=started.isoformat(), finished_at=None)
     assert put_photo(client, field.headers, photo["id"], data).get_json()["flags"] == []
+
+
+def _fixed_on_the_spot(client, field, *, started, taken_at) -> tuple[dict, dict]:
+    """Submit a visit started at ``started`` (now: 30 min later) with a hazard fixed on the spot, its after photo
+    shot at ``taken_at`` (local); upload the photo; return the upload's answer and the stored inspection."""
+    hazard = hazard_item("G03C", fixed_on_spot=True)
+    data = make_jpeg(gps=(field.subject.lat, field.subject.lon), taken_at=taken_at.replace(tzinfo=None))
+    after = photo_decl(data, role="after", hazard_id=hazard["id"])
+    payload = inspection_payload(field.subject, hazards=[hazard], photos=[after], started_at=started.isoformat(),
+                                 finished_at=None)
+    submit(client, field.headers, payload)
+    upload = put_photo(client, field.headers, after["id"], data)
+    assert upload.status_code == 201, upload.get_json()
+    inspection = client.get(f"/api/v1/inspections/{payload['id']}", headers=field.headers).get_json()
+    return upload.get_json(), inspection
+
+
+def test_after_photo_of_a_fix_on_the_spot_during_the_visit_has_no_flag(field, client):
+    """The after photo of a hazard fixed on the spot, shot after the visit started but before the phone sent the
+    inspection (so before the server received the hazard), is not flagged photo_taken_before_report."""
+    started = local_now() - timedelta(minutes=30)
+    photo, inspection = _fixed_on_the_spot(client, field, started=started, taken_at=started + timedelta(minutes=20))
+    assert photo["flags"] == []
+    assert inspection["flags"] == []
+    [hazard] = inspection["hazards"]
+    assert hazard["status"] == "closed" and hazard["fixed_on_spot"] is True
+    # The photo was taken before the hazard reached the server: the reference is the visit, not the receipt.
+    assert datetime.fromisoformat(photo["taken_at"]) < datetime.fromisoformat(hazard["created_at"])
+
+
+def test_after_photo_of_a_fix_on_the_spot_before_the_visit_is_flagged(field, client):
+    """An after photo shot before the visit started (the hazard was not found yet) is flagged
+    photo_taken_before_report, on the photo and in the inspection's flags."""
+    started = local_now() - timedelta(minutes=30)
+    photo, inspection = _fixed_on_the_spot(client, field, started=started, taken_at=started - timedelta(hours=2))
+    assert [f["code"] for f in photo["flags"]] == ["photo_taken_before_report"]
+    assert [(f["code"], f["photo_id"]) for f in inspection["flags"]] == [("photo_taken_before_report", photo["id"])]
 
 
 def test_photo_flag_thresholds_are_settings(field, make_app):

@@ -87,6 +87,33 @@ def test_hazard_detail_shows_the_timeline_and_photos(city, client, app):
     assert other.get(f"/console/photos/{photo['id']}/thumbnail").status_code == 404
 
 
+def test_after_photo_of_a_fix_on_the_spot_is_judged_by_the_start_of_the_visit(city, client):
+    """On the hazard page, the after photo of a fix on the spot shot during the visit carries no 'taken before the
+    hazard was found' warning, though the server received the visit after it; one shot before the visit does."""
+    from datetime import timedelta
+
+    from helpers import local_now, make_jpeg, photo_decl, put_photo
+
+    headers = login(client, "insp_a")
+    started = local_now() - timedelta(minutes=40)
+    pages = {}
+    for name, taken_at in (("during", started + timedelta(minutes=25)), ("before", started - timedelta(hours=3))):
+        hazard = hazard_item("G03C", description=f"软管老化（{name}）", fixed_on_spot=True)
+        image = make_jpeg(gps=(city.subject_a.lat, city.subject_a.lon), taken_at=taken_at.replace(tzinfo=None))
+        photo = photo_decl(image, role="after", hazard_id=hazard["id"])
+        submit(client, headers, inspection_payload(city.subject_a, hazards=[hazard], photos=[photo],
+                                                   started_at=started.isoformat(), finished_at=None))
+        assert put_photo(client, headers, photo["id"], image).status_code == 201
+        pages[name] = (hazard["id"], photo["id"])
+    console_login(client, "insp_a")
+    for name, (hazard_id, photo_id) in pages.items():
+        page = client.get(f"/console/hazards/{hazard_id}").get_data(as_text=True)
+        after = page.split('id="photos-after"')[1].split("</section>")[0]
+        assert f'data-photo-id="{photo_id}"' in after and 'data-event="fixed_on_spot"' in page
+        warned = "整改后照片拍摄于发现隐患之前" in after
+        assert warned == (name == "before"), name
+
+
 def _major_pending_review(client, city):
     """Report a major hazard in 640104, record its plan, notify and rectify it through the API."""
     headers = login(client, "insp_a")
