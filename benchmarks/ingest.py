@@ -896,7 +896,7 @@ STEPS = [  # (step, end of the file name, function): cumulative time, so a step 
     ("request body (webargs, marshmallow)", "webargs/core.py", "parse"),
     ("checks and lookups (prepare)", "server/inspections/service.py", "prepare"),
     ("writes (store)", "server/inspections/service.py", "store"),
-    ("of which credit proposals", "server/credit/service.py", "propose_for_inspection"),
+    ("of which credit proposals", "server/credit/service.py", "insert_proposals"),
     ("photo bytes (receive)", "server/photos/service.py", "receive"),
     ("commits", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
 ]

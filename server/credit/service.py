@@ -19,11 +19,12 @@ import calendar
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, or_, select, true, update
+from sqlalchemy import and_, case, exists, func, insert, or_, select, true, update
 
 from server import canonical, clock, pagination
 from server.accounts.enums import Role
@@ -499,12 +500,19 @@ def _refusal(rules, rule, enterprise: Enterprise, occurred_at: datetime, now: da
     return None
 
 
+_INSERT_PROPOSED: dict[str, object] = {}  # dialect name -> the statement, built once (values bound per call)
+_INSERT_EVENT = insert(CreditDeductionEvent)
+
+
 def _insert(values: dict) -> int | None:
     """INSERT the deduction unless its (enterprise, rule, source) exists; return its new id, or None."""
-    statement = (dialect_insert(CreditDeduction).values(**values)
-                 .on_conflict_do_nothing(index_elements=["enterprise_id", "rule_code", "source_kind", "source_id"])
-                 .returning(CreditDeduction.id))
-    row = db.session.execute(statement).first()
+    name = db.engine.dialect.name
+    if name not in _INSERT_PROPOSED:
+        _INSERT_PROPOSED[name] = (
+            dialect_insert(CreditDeduction)
+            .on_conflict_do_nothing(index_elements=["enterprise_id", "rule_code", "source_kind", "source_id"])
+            .returning(CreditDeduction.id))
+    row = db.session.connection().execute(_INSERT_PROPOSED[name], values).first()
     return None if row is None else row[0]
 
 
@@ -520,6 +528,37 @@ def _audit(deduction: CreditDeduction, action: Action, actor_id: int, **data) ->
                                                   "rule": deduction.rule_code, "points": deduction.points,
                                                   "standard": f"{deduction.standard_code}@{deduction.standard_version}",
                                                   **data})
+
+
+def _row(rules, rule, *, enterprise_id, source_kind: str, source_id, district_code: str, occurred_at: datetime,
+         actor_id: int, note: str | None, now: datetime, client_id: uuid.UUID | None = None,
+         payload_hash: str | None = None) -> dict:
+    """Return the row of a new proposed deduction under ``rule`` of ``rules``."""
+    return dict(
+        enterprise_id=enterprise_id, standard_code=rules.code, standard_version=rules.version, rule_code=rule.code,
+        points=rule.points, veto=rule.veto, source_kind=source_kind, source_id=str(source_id)[:64],
+        district_code=district_code, occurred_at=occurred_at, valid_until=valid_until(occurred_at, rule.validity_months),
+        status=Status.PROPOSED.value, note=note, client_id=client_id, payload_hash=payload_hash, created_at=now,
+        created_by=actor_id)
+
+
+def _record_proposal(row: dict) -> int | None:
+    """INSERT a proposed deduction with its event and audit event unless its (enterprise, rule, source) exists
+    (then nothing is written and None returned; concurrent proposals make one row); return its id."""
+    new_id = _insert(row)
+    if new_id is None:
+        return None
+    db.session.connection().execute(_INSERT_EVENT, dict(
+        deduction_id=new_id, type=Action.PROPOSE.value, at=row["created_at"], actor_id=row["created_by"],
+        from_status=None, to_status=Status.PROPOSED.value, reason=row["note"]))
+    audit_service.record(action=f"credit.{Action.PROPOSE.value}", entity="credit_deduction", entity_id=new_id,
+                         actor_id=row["created_by"], data={
+                             "enterprise_id": str(row["enterprise_id"]), "rule": row["rule_code"],
+                             "points": row["points"], "standard": f"{row['standard_code']}@{row['standard_version']}",
+                             "source": f"{row['source_kind']}:{row['source_id']}", "district": row["district_code"],
+                             "occurred_at": row["occurred_at"].isoformat(),
+                             "valid_until": row["valid_until"].isoformat()})
+    return new_id
 
 
 def propose(*, enterprise: Enterprise, rule_code: str, source_kind: str, source_id: str, district_code: str,
@@ -546,22 +585,14 @@ def propose(*, enterprise: Enterprise, rule_code: str, source_kind: str, source_
     if existing is not None:
         return existing, False
     register_standard(rules, actor_id=actor.id)
-    new_id = _insert(dict(
-        enterprise_id=enterprise.id, standard_code=rules.code, standard_version=rules.version, rule_code=rule.code,
-        points=rule.points, veto=rule.veto, source_kind=source_kind, source_id=source_id,
-        district_code=district_code, occurred_at=occurred_at, valid_until=valid_until(occurred_at, rule.validity_months),
-        status=Status.PROPOSED.value, note=note, client_id=client_id, payload_hash=payload_hash, created_at=now,
-        created_by=actor.id))
+    new_id = _record_proposal(_row(
+        rules, rule, enterprise_id=enterprise.id, source_kind=source_kind, source_id=source_id,
+        district_code=district_code, occurred_at=occurred_at, actor_id=actor.id, note=note, now=now,
+        client_id=client_id, payload_hash=payload_hash))
     if new_id is None:  # a concurrent proposal of the same source won
         return _find(enterprise_id=enterprise.id, rule_code=rule.code, source_kind=source_kind,
                      source_id=source_id), False
-    deduction = db.session.get(CreditDeduction, new_id)
-    db.session.add(CreditDeductionEvent(deduction=deduction, type=Action.PROPOSE.value, at=now, actor_id=actor.id,
-                                        from_status=None, to_status=Status.PROPOSED.value, reason=note))
-    db.session.flush()
-    _audit(deduction, Action.PROPOSE, actor.id, source=f"{source_kind}:{source_id}", district=district_code,
-           occurred_at=occurred_at.isoformat(), valid_until=deduction.valid_until.isoformat())
-    return deduction, True
+    return db.session.get(CreditDeduction, new_id), True
 
 
 def _propose_quietly(*, enterprise: Enterprise, rule_code: str, source_kind: str, source_id, district_code: str,
@@ -579,50 +610,81 @@ def _propose_quietly(*, enterprise: Enterprise, rule_code: str, source_kind: str
     return deduction if created else None
 
 
-def propose_for_inspection(*, inspection, actor: User) -> list[CreditDeduction]:
-    """Propose the deductions an inspection calls for; never refuses the inspection.
+@dataclass(frozen=True)
+class Proposals:
+    """The deductions a new inspection calls for: rows made under ``rules``, written by ``insert_proposals``."""
+
+    rules: standard_rules.Standard | None = None
+    rows: tuple[dict, ...] = ()
+    registered: bool = False  # the ledger already holds this version of the standard, with the same content
+
+
+def proposals_for_inspection(*, inspection: dict, hazards: list[dict], enterprise_ids: list, subject_name: str,
+                             actor_id: int, now: datetime) -> Proposals:
+    """Return the deductions a new inspection calls for, reading only; never refuses the inspection.
 
     Each hazard whose checklist item carries a ``credit_rule`` proposes that
     rule against the hazard's responsible enterprise (not for a hazard fixed
     on the spot unless CREDIT_PROPOSE_FIXED_ON_SPOT); a construction site
     scored 不合格 proposes the standard's ``inspection_rules.jgj59_fail``
     against the site's enterprises of a kind the rule applies to.
+    ``inspection`` and ``hazards`` are the rows about to be stored; the
+    submission writes the result with ``insert_proposals``, so the write
+    lock is not held while the rules are applied.
     """
     from server.inspections import service as inspection_service
 
     try:
         rules = standard()
-        checklist = inspection_service.checklist(code=inspection.checklist_code, version=inspection.checklist_version)
-        created = []
+        checklist = inspection_service.checklist(code=inspection["checklist_code"],
+                                                 version=inspection["checklist_version"])
         with_fixed = bool(current_app.config.get("CREDIT_PROPOSE_FIXED_ON_SPOT", False))
-        hazards = db.session.scalars(select(Hazard).where(Hazard.inspection_id == inspection.id,
-                                                          Hazard.enterprise_id.is_not(None))
-                                     .order_by(Hazard.id)).all()
-        for hazard in hazards:
-            item = checklist.item(hazard.item_code) if checklist is not None else None
-            if item is None or item.credit_rule is None or (hazard.fixed_on_spot and not with_fixed):
+        wanted = []  # (enterprise id, rule code, source kind, source id, note)
+        for hazard in sorted(hazards, key=lambda h: h["id"]):
+            item = checklist.item(hazard["item_code"]) if checklist is not None else None
+            if (hazard["enterprise_id"] is None or item is None or item.credit_rule is None
+                    or (hazard["fixed_on_spot"] and not with_fixed)):
                 continue
-            enterprise = db.session.get(Enterprise, hazard.enterprise_id)
-            row = _propose_quietly(enterprise=enterprise, rule_code=item.credit_rule, source_kind=SourceKind.HAZARD,
-                                   source_id=hazard.id, district_code=hazard.district_code,
-                                   occurred_at=inspection.started_at, actor=actor,
-                                   note=f"检查发现隐患（{hazard.item_code}）：{hazard.description}"[:REASON_MAX])
-            if row is not None:
-                created.append(row)
+            wanted.append((hazard["enterprise_id"], item.credit_rule, SourceKind.HAZARD, hazard["id"],
+                           f"检查发现隐患（{hazard['item_code']}）：{hazard['description']}"[:REASON_MAX]))
         fail_rule = rules.inspection_rules.get("jgj59_fail")
-        if fail_rule and (inspection.score or {}).get("grade_code") == "fail":
-            subject = db.session.get(Subject, inspection.subject_id)
-            for enterprise in enterprises_by_id(subject.enterprise_ids).values():
-                row = _propose_quietly(enterprise=enterprise, rule_code=fail_rule,
-                                       source_kind=SourceKind.INSPECTION, source_id=inspection.id,
-                                       district_code=inspection.district_code, occurred_at=inspection.started_at,
-                                       actor=actor, note=f"施工现场安全检查评定为不合格（{subject.name}）")
-                if row is not None:
-                    created.append(row)
-        return created
+        if fail_rule and (inspection["score"] or {}).get("grade_code") == "fail":
+            wanted += [(enterprise_id, fail_rule, SourceKind.INSPECTION, inspection["id"],
+                        f"施工现场安全检查评定为不合格（{subject_name}）") for enterprise_id in enterprise_ids]
+        enterprises = enterprises_by_id(w[0] for w in wanted)
+        rows = []
+        for enterprise_id, rule_code, source_kind, source_id, note in wanted:
+            rule, occurred_at = rules.rule(rule_code), inspection["started_at"]
+            refusal = _refusal(rules, rule, enterprises[enterprise_id], occurred_at, now)
+            if refusal is not None:
+                log.info("credit rule %s not proposed for %s %s: %s %s", rule_code, source_kind, source_id, *refusal)
+                continue
+            rows.append(_row(rules, rule, enterprise_id=enterprise_id, source_kind=source_kind, source_id=source_id,
+                             district_code=inspection["district_code"], occurred_at=occurred_at, actor_id=actor_id,
+                             note=note, now=now))
+        registered = bool(rows) and db.session.scalar(select(CreditStandardVersion.digest).where(
+            CreditStandardVersion.code == rules.code, CreditStandardVersion.version == rules.version)) == rules.digest
+        return Proposals(rules, tuple(rows), registered)
     except (ProblemError, ValueError, OSError) as error:  # a broken or changed standard must not lose an inspection
-        log.error("credit proposals for inspection %s skipped: %s", inspection.id, getattr(error, "detail", error))
+        log.error("credit proposals for inspection %s skipped: %s", inspection["id"], getattr(error, "detail", error))
+        return Proposals()
+
+
+def insert_proposals(proposals: Proposals, *, actor_id: int) -> list[int]:
+    """Write what ``proposals_for_inspection`` found, in the caller's transaction; return the new deductions' ids.
+
+    A standard whose file changed under a version already used (409) skips
+    them, logged, as ``proposals_for_inspection`` does.
+    """
+    if not proposals.rows:
         return []
+    try:
+        if not proposals.registered:  # once registered, a version's content never changes
+            register_standard(proposals.rules, actor_id=actor_id)
+    except ProblemError as error:
+        log.error("credit proposals skipped: %s", error.detail)
+        return []
+    return [new_id for row in proposals.rows if (new_id := _record_proposal(row)) is not None]
 
 
 def create_manual(*, data: dict, actor: User, districts: frozenset[str] | None) -> tuple[CreditDeduction, bool]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ class Standard:
                 "categories": list(self.categories), "rules": [r.to_dict() for r in self.rules],
                 "overdue_rules": dict(self.overdue_rules), "inspection_rules": dict(self.inspection_rules)}
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Return the SHA-256 of the content: comments and layout of the file do not change it."""
         return digest(self.to_dict())

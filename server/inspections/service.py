@@ -103,6 +103,8 @@ class Prepared:
     hazards: list[dict]
     fixed_on_spot: list[uuid.UUID]
     photos: list[dict]
+    credit: credit_service.Proposals
+    holds_assignment: bool  # the inspector holds an open assignment this visit may fulfil
 
 
 @dataclass
@@ -174,8 +176,12 @@ def prepare(*, data: dict, actor: User, districts: frozenset[str] | None) -> Pre
     photos = photo_service.declared_rows(photos=data.get("photos", []), actor_id=actor.id,
                                          district_code=subject.district_code, subject_id=subject.id,
                                          inspection_id=data["id"], at=received_at)
+    credit = credit_service.proposals_for_inspection(inspection=inspection, hazards=hazards,
+                                                     enterprise_ids=enterprise_ids, subject_name=subject.name,
+                                                     actor_id=actor.id, now=received_at)
     return Prepared(actor=actor, subject=subject, inspection=inspection, results=results, hazards=hazards,
-                    fixed_on_spot=fixed, photos=photos)
+                    fixed_on_spot=fixed, photos=photos, credit=credit,
+                    holds_assignment=outcome != OUTCOME_NO_ACCESS and _holds_assignment(actor.id, subject.id))
 
 
 def store(prepared: Prepared) -> Stored:
@@ -207,10 +213,10 @@ def store(prepared: Prepared) -> Stored:
         hazard_service.transition(hazard=hazard, action=Action.FIX_ON_SPOT, actor=actor, note="现场整改",
                                   at=inspection.received_at)
         status[hazard_id] = hazard.status
-    credit_service.propose_for_inspection(inspection=inspection, actor=actor)
+    credit_service.insert_proposals(prepared.credit, actor_id=actor.id)
     if inspection.outcome == OUTCOME_NO_ACCESS:
         _escalate_no_access(inspection, subject)
-    elif _holds_assignment(actor.id, subject.id):
+    elif prepared.holds_assignment:
         from server.inspections import assignments as assignment_service
         from server.inspections import reinspection
 
@@ -384,9 +390,9 @@ def _hazard_rows(inspection: dict, rules, subject, enterprise_ids: list, hazards
         enterprise_id = item.get("enterprise_id")
         # Another of the subject's enterprises, or one operating in its district: never any enterprise of the
         # city, which would make it and its credit ledger visible to this district.
-        operates_here = credit_service.visible_enterprise_condition(frozenset({subject.district_code}))
         if enterprise_id is not None and enterprise_id not in enterprise_ids and db.session.execute(
-                select(Enterprise.id).where(Enterprise.id == enterprise_id, operates_here)).first() is None:
+                select(Enterprise.id).where(Enterprise.id == enterprise_id, credit_service.visible_enterprise_condition(
+                    frozenset({subject.district_code})))).first() is None:
             raise validation_error(f"{field}.enterprise_id", "no such enterprise in the subject's district")
         if enterprise_id is None and enterprise_ids:
             enterprise_id = enterprise_ids[0]
