@@ -48,16 +48,15 @@ def create_user(username, roles, districts, name):
 @click.option("--deactivate", is_flag=True, help="Also refuse every future sign-in of this user.")
 def revoke_tokens(username, deactivate):
     """End every session of a user at once (a lost phone, someone leaving)."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
-    from server.accounts.models import ApiToken, User
-    from server.database import utcnow
+    from server.accounts import service as account_service
+    from server.accounts.models import User
 
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         raise click.ClickException(f"no user {username!r}")
-    revoked = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                                 .values(revoked_at=utcnow())).rowcount
+    revoked = account_service.revoke_tokens(user_id=user.id)
     if deactivate:
         user.active = False
     db.session.commit()

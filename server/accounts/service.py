@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -90,6 +90,12 @@ def authenticate(token: str) -> ApiToken:
 def revoke(*, token_row: ApiToken) -> None:
     """Revoke a token: it is refused from now on."""
     token_row.revoked_at = utcnow()
+
+
+def revoke_tokens(*, user_id: int) -> int:
+    """Revoke every live token of a user (a lost phone, someone leaving, fewer districts); return how many."""
+    return db.session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                              .values(revoked_at=utcnow())).rowcount
 
 
 def district_children() -> dict[str, tuple[str, ...]]:

@@ -1,5 +1,5 @@
-"""Administration the services do not offer yet: (de)activating users, uploading rule versions, imports with
-an error report. Each change is audited; services never commit (the view does)."""
+"""Administration the services do not offer yet: editing users (roles, districts, state), uploading rule
+versions, imports with an error report. Each change is audited; services never commit (the view does)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import select
 
-from server.accounts.models import User
+from server.accounts import service as account_service
+from server.accounts.enums import Role
+from server.accounts.models import District, User, UserDistrict, UserRole
 from server.audit import service as audit_service
 from server.credit import standard as standard_rules
 from server.errors import ProblemError, validation_error
+from server.extensions import db
 from server.inspections import checklists as checklist_rules
 from server.inspections import service as inspection_service
 from server.registry import importer
@@ -24,15 +28,62 @@ from server.registry import importer
 MAX_RULE_BYTES = 1024 * 1024
 
 
-def set_active(*, user: User, active: bool, actor: User) -> None:
-    """Allow or refuse a user's sign-ins (console and API); an administrator cannot lock themself out."""
+def set_active(*, user: User, active: bool, actor: User) -> int:
+    """Allow or refuse a user's sign-ins (console and API); an administrator cannot lock themself out.
+
+    Deactivating revokes the user's API tokens too; return how many were revoked.
+    """
     if user.id == actor.id and not active:
         raise ProblemError("conflict", _("You cannot deactivate your own account."))
     if user.active == active:
-        return
+        return 0
     user.active = active
+    revoked = 0 if active else account_service.revoke_tokens(user_id=user.id)
+    data = {"username": user.username} if active else {"username": user.username, "tokens_revoked": revoked}
     audit_service.record(action="user.activated" if active else "user.deactivated", entity="user",
-                         entity_id=user.id, actor_id=actor.id, data={"username": user.username})
+                         entity_id=user.id, actor_id=actor.id, data=data)
+    return revoked
+
+
+def update_user(*, user: User, roles: list[str], districts: list[str], active: bool, actor: User) -> int:
+    """Change a user's roles, districts and state; return how many API tokens were revoked.
+
+    Roles must be known and at least one; districts must exist. An
+    administrator can neither drop their own administrator role nor
+    deactivate themself. A user deactivated, or losing a district, has every
+    API token revoked: the phone signs in again and syncs what the user may
+    now see. The change is audited (``user.updated``; ``user.deactivated`` /
+    ``user.activated`` for the state).
+    """
+    roles, districts = sorted(set(roles)), sorted(set(districts))
+    if not roles:
+        raise ProblemError("validation_error", _("Choose at least one role."))
+    unknown = [r for r in roles if r not in Role.__members__.values()]
+    if unknown:
+        raise ProblemError("validation_error", _("Unknown role: %(roles)s.", roles=", ".join(unknown)))
+    known = set(db.session.scalars(select(District.code).where(District.code.in_(districts)))) if districts else set()
+    if set(districts) - known:
+        raise ProblemError("validation_error", _("Unknown district code: %(codes)s.",
+                                                 codes=", ".join(sorted(set(districts) - known))))
+    if user.id == actor.id and Role.ADMIN not in roles:
+        raise ProblemError("conflict", _("You cannot remove your own administrator role."))
+    if user.id == actor.id and not active:
+        raise ProblemError("conflict", _("You cannot deactivate your own account."))
+    before_roles, before_districts = user.roles, user.districts
+    revoked = 0
+    if (roles, districts) != (before_roles, before_districts):
+        user.role_rows = [r for r in user.role_rows if r.role in roles] + [
+            UserRole(role=r) for r in roles if r not in before_roles]
+        user.district_rows = [d for d in user.district_rows if d.district_code in districts] + [
+            UserDistrict(district_code=d) for d in districts if d not in before_districts]
+        lost = sorted(set(before_districts) - set(districts))
+        if lost:
+            revoked = account_service.revoke_tokens(user_id=user.id)
+        db.session.flush()
+        audit_service.record(action="user.updated", entity="user", entity_id=user.id, actor_id=actor.id, data={
+            "username": user.username, "roles": {"from": before_roles, "to": roles},
+            "districts": {"from": before_districts, "to": districts}, "tokens_revoked": revoked})
+    return revoked + set_active(user=user, active=active, actor=actor)
 
 
 def _rules_dir() -> Path:

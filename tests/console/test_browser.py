@@ -171,3 +171,29 @@ def test_an_officer_builds_a_case_and_downloads_its_dossier(city, live_server, b
     with zipfile.ZipFile(files[0]) as archive:
         names = archive.namelist()
     assert "manifest.json" in names and any(name.endswith(".pdf") for name in names)
+
+
+def test_an_admin_moves_an_inspector_to_another_district(city, live_server, browser):
+    """An administrator opens an inspector from the users list, moves them from 兴庆区 to 金凤区 and saves:
+    the page says so, the phone signed in before is signed out, and signed in again it lists 金凤区's hazards."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    phone = api_headers(live_server, "insp_a")
+    sign_in(browser, live_server, "admin")
+    browser.get(f"{live_server}/console/admin/users")
+    browser.find_element(By.LINK_TEXT, "insp_a").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "user-edit-form"))
+    assert browser.find_element(By.ID, "user-districts").text == "兴庆区"
+    districts = Select(browser.find_element(By.ID, "user-districts-select"))
+    districts.deselect_all()
+    districts.select_by_value("640106")
+    browser.find_element(By.ID, "user-save").click()
+    _wait(browser, lambda d: "用户 insp_a 已更新。" in d.find_element(By.CSS_SELECTOR, ".flash").text)
+    assert browser.find_element(By.ID, "user-districts").text == "金凤区"
+    assert browser.find_element(By.ID, "user-tokens").text == "0"
+    assert requests.get(f"{live_server}/api/v1/hazards", headers=phone, timeout=30).status_code == 401
+    items = requests.get(f"{live_server}/api/v1/hazards", headers=api_headers(live_server, "insp_a"),
+                         timeout=30).json()["items"]
+    assert [item["id"] for item in items] == [city.hazard_b]
+    assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.accounts import service as account_service
 from server.accounts.enums import Role
-from server.accounts.models import District, User
+from server.accounts.models import ApiToken, District, User
 from server.console import admin, auth, bp
 from server.credit import service as credit_service
+from server.database import utcnow
 from server.errors import ProblemError
 from server.extensions import db
 from server.inspections import service as inspection_service
@@ -44,17 +45,55 @@ def admin_user_create():
     return redirect(url_for("console.admin_users"))
 
 
-@bp.route("/admin/users/<int:user_id>/active", methods=["POST"])
-@auth.require(*ADMIN)
-def admin_user_active(user_id):
-    """Deactivate (no more sign-ins) or reactivate a user."""
+def _user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         raise ProblemError("not_found", _("No such user."))
-    admin.set_active(user=user, active=request.form.get("active") == "1", actor=auth.current_user())
-    db.session.commit()
+    return user
+
+
+def _updated(user: User, revoked: int) -> None:
     flash(_("User %(name)s is updated.", name=user.username), "success")
+    if revoked:
+        flash(_("%(count)d signed-in phone(s) of %(name)s are signed out (API tokens revoked).",
+                count=revoked, name=user.username), "info")
+
+
+@bp.route("/admin/users/<int:user_id>/active", methods=["POST"])
+@auth.require(*ADMIN)
+def admin_user_active(user_id):
+    """Deactivate (no more sign-ins, API tokens revoked) or reactivate a user."""
+    user = _user(user_id)
+    revoked = admin.set_active(user=user, active=request.form.get("active") == "1", actor=auth.current_user())
+    db.session.commit()
+    _updated(user, revoked)
     return redirect(url_for("console.admin_users"))
+
+
+@bp.route("/admin/users/<int:user_id>")
+@auth.require(*ADMIN)
+def admin_user(user_id):
+    """Show a user with the form to change their roles, districts and state."""
+    user = _user(user_id)
+    districts = db.session.execute(select(District.code, District.name, District.level).order_by(District.code)).all()
+    live_tokens = db.session.scalar(select(func.count()).select_from(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow()))
+    return render_template("console/admin_user.html", user=user, roles=list(Role), districts=districts,
+                           live_tokens=live_tokens, is_me=user.id == auth.current_user().id)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["POST"])
+@auth.require(*ADMIN)
+def admin_user_update(user_id):
+    """Change a user's roles, districts and state (see ``admin.update_user`` for the rules)."""
+    user = _user(user_id)
+    form = request.form
+    active = user.active if form.get("active") is None else form.get("active") == "1"
+    revoked = admin.update_user(user=user, roles=form.getlist("roles"), districts=form.getlist("districts"),
+                                active=active, actor=auth.current_user())
+    db.session.commit()
+    _updated(user, revoked)
+    return redirect(url_for("console.admin_user", user_id=user.id))
 
 
 @bp.route("/admin/districts")
