@@ -27,6 +27,12 @@ def _all_pages(page_of, *, limit: int) -> tuple[list, int]:
         assert requests < 200
 
 
+def _districts(scope: str) -> frozenset[str] | None:
+    """The districts a user of each scope sees: the city (all), one district, a prefecture, two districts."""
+    return {"city": None, "640104": frozenset({"640104"}), "640100": campaign_service.covered(["640100"]),
+            "two": frozenset({"640104", "640402"})}[scope]
+
+
 def _plain(query) -> list:
     return [row[0].id if hasattr(row, "_mapping") else row.id for row in db.session.execute(query)]
 
@@ -39,8 +45,7 @@ def test_hazard_pages_give_the_plain_querys_rows_in_its_order(app, town, filters
     """Whatever the path (districts merged, listings driving, a search read in slices of 7 hazards with its
     few subjects through their index), following the cursors meets exactly the plain query's rows, in order."""
     with app.app_context():
-        districts = {"city": None, "640104": frozenset({"640104"}), "640100": campaign_service.covered(["640100"]),
-                     "two": frozenset({"640104", "640402"})}[scope]
+        districts = _districts(scope)
         f = lists.HazardFilters(districts=districts, **filters)
         expected = _plain(lists.hazard_query(f))
         got, requests = _all_pages(lambda cursor, limit: lists.hazard_page(f, cursor=cursor, limit=limit,
@@ -77,8 +82,7 @@ def test_the_search_notice_on_the_page(snapshot_app, town):
 @pytest.mark.parametrize("scope", ["city", "640104", "640100"])
 def test_inspection_pages_give_the_plain_querys_rows_in_its_order(app, town, filters, scope):
     with app.app_context():
-        districts = {"city": None, "640104": frozenset({"640104"}),
-                     "640100": campaign_service.covered(["640100"])}[scope]
+        districts = _districts(scope)
         f = lists.InspectionFilters(districts=districts, **filters)
         got, _ = _all_pages(lambda cursor, limit: lists.inspection_page(f, cursor=cursor, limit=limit), limit=2)
         assert got == _plain(lists.inspection_query(f))
@@ -88,8 +92,7 @@ def test_inspection_pages_give_the_plain_querys_rows_in_its_order(app, town, fil
 @pytest.mark.parametrize("scope", ["city", "640104", "640100"])
 def test_subject_pages_give_the_plain_querys_rows_in_its_order(app, town, filters, scope):
     with app.app_context():
-        districts = {"city": None, "640104": frozenset({"640104"}),
-                     "640100": campaign_service.covered(["640100"])}[scope]
+        districts = _districts(scope)
         f = lists.SubjectFilters(districts=districts, **filters)
         got, _ = _all_pages(lambda cursor, limit: lists.subject_page(f, cursor=cursor, limit=limit), limit=2)
         assert got == [s.id for s in db.session.scalars(lists.subject_query(f))]
@@ -100,8 +103,7 @@ def test_subject_pages_give_the_plain_querys_rows_in_its_order(app, town, filter
 def test_the_maps_newest_open_hazards_are_the_plain_querys(app, town, scope, limit):
     """The map's points (each district's open hazards from an index, merged) are the newest open ones."""
     with app.app_context():
-        districts = {"city": None, "640104": frozenset({"640104"}),
-                     "640100": campaign_service.covered(["640100"])}[scope]
+        districts = _districts(scope)
         query = select(Hazard.id).where(Hazard.status.in_(lists.OPEN)).order_by(Hazard.created_at.desc(),
                                                                                  Hazard.id.desc()).limit(limit)
         if districts is not None:
