@@ -2,8 +2,10 @@
 """Soak: simulated phones at 80% of the measured peak for 5 minutes against gunicorn + PostgreSQL.
 
 Self-contained: a throwaway PostgreSQL (tests/pg_harness.py, from the machine's
-binaries), migrated by ``flask db upgrade``, seeded with inspectors and gas
-users, then gunicorn with the shipped settings (``config/gunicorn.conf.py``).
+binaries, with fsync on as in production), migrated by ``flask db upgrade``,
+seeded with inspectors and gas users, then gunicorn with the shipped settings
+(``config/gunicorn.conf.py``) except that workers are never recycled, so that
+a leak would show in their memory.
 
 1. Scaling: for 1, 2, 3 and 4 workers, phones submit inspections (JSON, one or
    two hazards each) as fast as they can for ``--scale-duration`` seconds:
@@ -67,7 +69,9 @@ class Server:
 
     def __enter__(self) -> "Server":
         env = {**os.environ, **self.env, "QINGLING_BIND": f"127.0.0.1:{self.port}",
-               "QINGLING_WEB_WORKERS": str(self.workers), "QINGLING_REQUEST_LOG": "false"}
+               "QINGLING_WEB_WORKERS": str(self.workers), "QINGLING_REQUEST_LOG": "false",
+               # Workers are not recycled (production: every ~5,000 requests), so that a leak shows.
+               "QINGLING_WEB_MAX_REQUESTS": "0"}
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "server:create_app()"],
@@ -233,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="qingling-soak-"))
-    postgres = PostgresServer()
+    postgres = PostgresServer(durable=True)
     admin = postgres.start()
     try:
         from sqlalchemy import create_engine, text
@@ -278,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"date": date.today().isoformat(), "machine": machine(), "source": source(),
                "settings": {"phones": PHONES, "share": args.share, "workers": args.workers,
                             "duration_s": args.duration, "scale_duration_s": args.scale_duration,
-                            "database": "postgresql (tests/pg_harness: fsync off)"},
+                            "database": "postgresql, fsync on (production settings)",
+                            "worker_recycling": "off"},
                "scaling": scaling, "soak": result, "passed": passed}
     out = args.out or HERE / "results" / f"soak-{date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

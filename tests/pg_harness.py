@@ -30,7 +30,9 @@ def _free_port() -> int:
 class PostgresServer:
     """A PostgreSQL cluster in a temporary folder, listening on a loopback port, gone after stop()."""
 
-    def __init__(self):
+    def __init__(self, *, durable: bool = False):
+        """``durable``: commits reach the disk as in production (fsync); the tests' default skips it for speed."""
+        self.durable = durable
         self.bindir = _bindir()
         self.root = Path(tempfile.mkdtemp(prefix="qingling-pg-"))
         self.data = self.root / "data"
@@ -48,8 +50,9 @@ class PostgresServer:
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "qingling", "--auth=trust", "-E", "UTF8", "--locale=C")
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
         return f"postgresql+psycopg://qingling@127.0.0.1:{self.port}/postgres"
 
