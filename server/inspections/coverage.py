@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import case, func, select
 
 from server.extensions import db
@@ -26,14 +28,16 @@ def _total(rows: list[dict]) -> dict:
     return _row(None, None, sums["registered"], sums["inspected"], sums["no_access"])
 
 
-def coverage(*, campaign_id: int, districts: frozenset[str] | None) -> dict:
+def coverage(*, campaign_id: int, districts: frozenset[str] | None, as_of: datetime | None = None) -> dict:
     """Return the campaign's coverage by district and field, within ``districts`` (None: all).
 
     registered: subjects of the campaign's fields in its districts; inspected:
     subjects with at least one visit of outcome ``inspected`` in the campaign;
     no_access: subjects visited in the campaign but never let in;
     never_inspected: the rest. Two GROUP BY queries: the register, and the
-    campaign's visits folded per subject.
+    campaign's visits folded per subject. With ``as_of``, only the visits
+    received by then count (the register is today's: subjects are registered
+    by imports, whose dates say nothing of when a subject existed).
     """
     campaign = campaign_service.get(campaign_id=campaign_id)
     scope = campaign_service.covered(campaign.districts)
@@ -53,6 +57,8 @@ def coverage(*, campaign_id: int, districts: frozenset[str] | None) -> dict:
     visits = (select(Inspection.subject_id.label("subject_id"),
                      func.max(case((Inspection.outcome == INSPECTED, 1), else_=0)).label("let_in"))
               .where(Inspection.campaign_id == campaign.id))
+    if as_of is not None:
+        visits = visits.where(Inspection.received_at <= as_of)
     if districts is not None:
         # Narrows the scan for a district's caller; a subject is attributed to its current district below.
         visits = visits.where(Inspection.district_code.in_(scope_list))

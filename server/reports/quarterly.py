@@ -5,7 +5,7 @@ from local midnight of its first day to local midnight after its last day,
 stored as UTC. Its figures are true at ``as_of``: the quarter's last instant
 (or the making time while it runs). Every figure is read from what was
 recorded by then, so making a past quarter again gives the same figures
-(but see the coverage, below):
+(the coverage's register excepted, below):
 
 - inspections recorded (received) in the quarter;
 - hazards found (reported) in it, and closed in it, by field, severity and
@@ -18,7 +18,8 @@ recorded by then, so making a past quarter again gives the same figures
   report to closure of the hazards closed in it;
 - major hazards, recurrences found by re-inspection (回头看, ``reopened``
   events), the coverage of the register by the campaigns running in the
-  quarter (``server.inspections.coverage``: as at the making time), credit
+  quarter (``server.inspections.coverage``: the visits received by the
+  quarter's end, against today's register), credit
   (``server.credit.service.quarter_figures``), cases transferred and penalties
   decided (their dates in the quarter, recorded by its end), the most frequent
   hazard items;
@@ -446,7 +447,7 @@ def _recurrences(p: Period, *, detail: bool) -> dict:
 
 
 def _coverage(p: Period) -> dict:
-    """Coverage of the register by each campaign running in the quarter (as at the making time)."""
+    """Coverage of the register by each campaign running in the quarter: the visits received by its end."""
     from server.inspections import coverage as coverage_service
 
     campaigns = db.session.scalars(
@@ -454,7 +455,7 @@ def _coverage(p: Period) -> dict:
         .order_by(Campaign.starts_on, Campaign.id)).all()
     result = []
     for campaign in campaigns:
-        figures = coverage_service.coverage(campaign_id=campaign.id, districts=None)
+        figures = coverage_service.coverage(campaign_id=campaign.id, districts=None, as_of=p.as_of)
         by_domain = coverage_service.rollup(figures, ("domain",))["rows"]
         total = figures["total"]
         result.append({

@@ -265,13 +265,16 @@ def test_the_figures_of_a_quarter_are_those_of_its_end(story):
 
 
 def test_a_later_making_gives_the_same_figures(story):
-    """What happened after the quarter (h9 closed, h8 reported, a decision recorded late) changes nothing in it."""
+    """What happened after the quarter (h9 closed, h8 reported, a decision recorded late, a campaign visit
+    received late) changes nothing in it."""
     first = quarterly.compute("2026Q2")
     set_now(at("2026-12-01T10:00"))
     story_city = story.city
     hazard = db.session.get(Hazard, story.ids["h6"])
     story_city.close("2026-12-01T10:00", hazard)
+    story_city.inspect("2026-12-01T11:00", story_city.gas[0], campaign=True)  # the campaign's last subject
     again = quarterly.compute("2026Q2")
+    assert again["coverage"]["campaigns"][0]["inspected"] == 3
     for figures in (first, again):
         figures["coverage"]["measured_at"] = None
     assert again == first
