@@ -95,7 +95,11 @@ def reading() -> Iterator[None]:
 
 
 def end_reading() -> None:
-    """End the session's read transaction (see ``reading``); refuse if it holds a change."""
+    """End the session's read transaction (see ``reading``); refuse if it holds a change of ORM objects.
+
+    Statements executed directly (Core INSERTs, as the submission's writes
+    and the audit trail use) are not seen here: they belong after it.
+    """
     from server.extensions import db
 
     session = db.session

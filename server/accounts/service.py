@@ -29,12 +29,10 @@ def create_user(*, username: str, password: str, roles: list[str], districts: li
         raise validation_error("username", "must be 1 to 64 characters")
     if len(password) < 8:
         raise validation_error("password", "must be at least 8 characters")
-    unknown_roles = [r for r in roles if r not in Role.__members__.values()]
-    if unknown_roles or not roles:
+    if unknown_roles(roles) or not roles:
         raise validation_error("roles", f"must be some of: {', '.join(Role)}")
-    known = set(db.session.scalars(select(District.code).where(District.code.in_(districts))))
-    if set(districts) - known:
-        raise validation_error("districts", f"unknown district codes: {', '.join(sorted(set(districts) - known))}")
+    if unknown_districts(districts):
+        raise validation_error("districts", f"unknown district codes: {', '.join(unknown_districts(districts))}")
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise ProblemError("conflict", f"username {username!r} is taken")
     user = User(username=username, name=name or username, password_hash=hash_password(password),
@@ -43,6 +41,17 @@ def create_user(*, username: str, password: str, roles: list[str], districts: li
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def unknown_roles(roles) -> list[str]:
+    """Return the roles that are not roles of Qingling, sorted."""
+    return sorted(set(roles) - set(Role.__members__.values()))
+
+
+def unknown_districts(codes) -> list[str]:
+    """Return the district codes that are not in the district table, sorted."""
+    codes = set(codes)
+    return sorted(codes - set(db.session.scalars(select(District.code).where(District.code.in_(codes))))) if codes else []
 
 
 def token_digest(token: str) -> str:

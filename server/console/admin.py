@@ -12,11 +12,10 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from server.accounts import service as account_service
 from server.accounts.enums import Role
-from server.accounts.models import District, User, UserDistrict, UserRole
+from server.accounts.models import User, UserDistrict, UserRole
 from server.audit import service as audit_service
 from server.credit import standard as standard_rules
 from server.errors import ProblemError, validation_error
@@ -45,41 +44,45 @@ def set_active(*, user: User, active: bool, actor: User) -> int:
     return revoked
 
 
+def _narrowed(before: frozenset[str] | None, after: frozenset[str] | None) -> bool:
+    """Tell whether a user now sees less than before (None: the whole city)."""
+    return after is not None and (before is None or not after >= before)
+
+
 def update_user(*, user: User, roles: list[str], districts: list[str], active: bool, actor: User) -> int:
     """Change a user's roles, districts and state; return how many API tokens were revoked.
 
     Roles must be known and at least one; districts must exist. An
     administrator can neither drop their own administrator role nor
-    deactivate themself. A user deactivated, or losing a district, has every
-    API token revoked: the phone signs in again and syncs what the user may
-    now see. The change is audited (``user.updated``; ``user.deactivated`` /
+    deactivate themself. A user deactivated, or now seeing less (a district
+    lost, a city-wide role dropped), has every API token revoked: the phone
+    signs in again and syncs what the user may now see. The change is audited (``user.updated``; ``user.deactivated`` /
     ``user.activated`` for the state).
     """
     roles, districts = sorted(set(roles)), sorted(set(districts))
     if not roles:
         raise ProblemError("validation_error", _("Choose at least one role."))
-    unknown = [r for r in roles if r not in Role.__members__.values()]
-    if unknown:
-        raise ProblemError("validation_error", _("Unknown role: %(roles)s.", roles=", ".join(unknown)))
-    known = set(db.session.scalars(select(District.code).where(District.code.in_(districts)))) if districts else set()
-    if set(districts) - known:
+    if account_service.unknown_roles(roles):
+        raise ProblemError("validation_error", _("Unknown role: %(roles)s.",
+                                                 roles=", ".join(account_service.unknown_roles(roles))))
+    if account_service.unknown_districts(districts):
         raise ProblemError("validation_error", _("Unknown district code: %(codes)s.",
-                                                 codes=", ".join(sorted(set(districts) - known))))
+                                                 codes=", ".join(account_service.unknown_districts(districts))))
     if user.id == actor.id and Role.ADMIN not in roles:
         raise ProblemError("conflict", _("You cannot remove your own administrator role."))
     if user.id == actor.id and not active:
         raise ProblemError("conflict", _("You cannot deactivate your own account."))
     before_roles, before_districts = user.roles, user.districts
+    before_scope = account_service.visible_districts(user)
     revoked = 0
     if (roles, districts) != (before_roles, before_districts):
         user.role_rows = [r for r in user.role_rows if r.role in roles] + [
             UserRole(role=r) for r in roles if r not in before_roles]
         user.district_rows = [d for d in user.district_rows if d.district_code in districts] + [
             UserDistrict(district_code=d) for d in districts if d not in before_districts]
-        lost = sorted(set(before_districts) - set(districts))
-        if lost:
-            revoked = account_service.revoke_tokens(user_id=user.id)
         db.session.flush()
+        if _narrowed(before_scope, account_service.visible_districts(user)):
+            revoked = account_service.revoke_tokens(user_id=user.id)
         audit_service.record(action="user.updated", entity="user", entity_id=user.id, actor_id=actor.id, data={
             "username": user.username, "roles": {"from": before_roles, "to": roles},
             "districts": {"from": before_districts, "to": districts}, "tokens_revoked": revoked})

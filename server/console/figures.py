@@ -172,6 +172,11 @@ def refresh(*, now: datetime | None = None, weeks: int = 12) -> DashboardSnapsho
         started = timer.perf_counter()
         figures = compute(now=now, weeks=weeks)
         computed_ms = round((timer.perf_counter() - started) * 1000)
+    return _store(figures, computed_ms)
+
+
+def _store(figures: dict, computed_ms: int) -> DashboardSnapshot:
+    """Add figures as a snapshot and delete the snapshots older than KEEP before them. Never commits."""
     as_of = datetime.fromisoformat(figures["as_of"])
     snapshot = DashboardSnapshot(as_of=as_of, computed_ms=computed_ms, figures=figures)
     db.session.add(snapshot)
@@ -254,7 +259,9 @@ def present(figures: dict, *, user_id: int, visible: frozenset[str] | None, dist
         result.campaign = {"id": campaign["id"], "name": campaign["name"],
                            "starts_on": date.fromisoformat(campaign["starts_on"]),
                            "ends_on": date.fromisoformat(campaign["ends_on"])}
-        result.coverage = _coverage(campaign, user_id=user_id, visible=visible, districts=districts, domain=domain)
+        # Narrowed by the district filter only: without one, the districts the user answers for (包抓) stay.
+        result.coverage = _coverage(campaign, user_id=user_id, visible=visible,
+                                    districts=districts if district is not None else None, domain=domain)
 
     starts = [datetime.fromisoformat(start) for start in figures["week_starts"]]
     sums = [[0, 0, 0] for _ in starts]
@@ -277,8 +284,7 @@ def _keep(figures: dict, computed_ms: int) -> None:
     """Store figures a page computed, in a transaction of their own (a reading request writes only this)."""
     try:
         db.session.commit()  # end the page's read: the INSERT then begins the next transaction, waiting its turn
-        db.session.add(DashboardSnapshot(as_of=datetime.fromisoformat(figures["as_of"]), computed_ms=computed_ms,
-                                         figures=figures))
+        _store(figures, computed_ms)
         db.session.commit()
     except Exception:  # noqa: BLE001 - the page shows the figures anyway; the next snapshot will come
         db.session.rollback()

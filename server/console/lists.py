@@ -79,9 +79,12 @@ def _cursor_key(cursor: str | None) -> tuple | None:
     if not after:
         return None
     try:
-        return datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-    except ValueError:
-        raise validation_error("cursor", "not a cursor this server gave; start again without it") from None
+        at, row_id = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+    except (ValueError, TypeError):
+        at = row_id = None
+    if at is None or at.tzinfo is None:  # the server's cursors carry their UTC offset
+        raise validation_error("cursor", "not a cursor this server gave; start again without it")
+    return at, row_id
 
 
 def _cursor(key: tuple) -> str:
@@ -148,13 +151,18 @@ def _in_districts(rows, districts) -> list[tuple]:
     return [(row_id, at) for row_id, at, code in rows if districts is None or code in districts]
 
 
+def _in_chunks(query, column, values: list, size: int = 500) -> list:
+    """Return the rows of ``query`` whose ``column`` is one of ``values``, asked for ``size`` values at a time."""
+    rows = []
+    for start in range(0, len(values), size):
+        rows.extend(db.session.execute(query.where(column.in_(values[start:start + size]))).all())
+    return rows
+
+
 def _fetch(query, id_col, keys: list[tuple]) -> list:
     """Return the rows of ``query`` for the ids of ``keys``, in the keys' order."""
     position = {row_id: n for n, (row_id, _) in enumerate(keys)}
-    ids = list(position)
-    rows = []
-    for start in range(0, len(ids), 1000):
-        rows.extend(db.session.execute(query.where(id_col.in_(ids[start:start + 1000]))).all())
+    rows = _in_chunks(query, id_col, list(position))
     rows.sort(key=lambda row: position[row[0].id if hasattr(row[0], "id") else row[0]])
     return rows
 
@@ -333,10 +341,9 @@ def _search_keys(f: HazardFilters, *, where: list, limit: int) -> list[tuple]:
     keys = newest(id_col=Hazard.id, time_col=Hazard.created_at, district_col=Hazard.district_code,
                   where=[*where, or_(*words)], districts=f.districts, limit=limit)
     if subject_ids:
-        for start in range(0, len(subject_ids), 500):
-            rows = db.session.execute(select(Hazard.id, Hazard.created_at, Hazard.district_code).where(
-                Hazard.subject_id.in_(subject_ids[start:start + 500]), *where)).all()
-            keys.extend(_in_districts(rows, f.districts))
+        rows = _in_chunks(select(Hazard.id, Hazard.created_at, Hazard.district_code).where(*where),
+                          Hazard.subject_id, subject_ids)
+        keys.extend(_in_districts(rows, f.districts))
         keys = _newest_first(set(keys))[:limit]
     return keys
 
@@ -432,12 +439,9 @@ def inspection_page(f: InspectionFilters, *, cursor: str | None, limit: int) -> 
         where.append(_before(before, Inspection.started_at, Inspection.id))
     subject_ids = few_subjects(f.q, f.districts) if f.q else None
     if subject_ids is not None:
-        keys = []
-        for start in range(0, len(subject_ids), 500):
-            rows = db.session.execute(select(Inspection.id, Inspection.started_at, Inspection.district_code).where(
-                Inspection.subject_id.in_(subject_ids[start:start + 500]), *where)).all()
-            keys.extend(_in_districts(rows, f.districts))
-        keys = _newest_first(keys)[:limit + 1]
+        rows = _in_chunks(select(Inspection.id, Inspection.started_at, Inspection.district_code).where(*where),
+                          Inspection.subject_id, subject_ids)
+        keys = _newest_first(_in_districts(rows, f.districts))[:limit + 1]
     else:
         if f.q:
             where.append(exists().where(Subject.id == Inspection.subject_id, _subject_words(f.q)))
@@ -505,11 +509,8 @@ def subject_page(f: SubjectFilters, *, cursor: str | None, limit: int) -> tuple[
     subject_ids = few_subjects(f.q, f.districts) if f.q else None
     if subject_ids is not None:
         # Few subjects match the words: those, with the other filters, in id order.
-        ids = []
-        for start in range(0, len(subject_ids), 500):
-            ids.extend(db.session.scalars(select(Subject.id).where(Subject.id.in_(subject_ids[start:start + 500]),
-                                                                   *where)))
-        ids = sorted(ids)[:limit + 1]
+        rows = _in_chunks(select(Subject.id).where(*where), Subject.id, subject_ids)
+        ids = sorted(row[0] for row in rows)[:limit + 1]
     elif f.districts is None or len(f.districts) == 1 or f.enterprise_id is not None:
         query = select(Subject.id).where(*where)
         if f.districts is not None:

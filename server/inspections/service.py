@@ -104,7 +104,6 @@ class Prepared:
     fixed_on_spot: list[uuid.UUID]
     photos: list[dict]
     credit: credit_service.Proposals
-    holds_assignment: bool  # the inspector holds an open assignment this visit may fulfil
 
 
 @dataclass
@@ -180,8 +179,7 @@ def prepare(*, data: dict, actor: User, districts: frozenset[str] | None) -> Pre
                                                      enterprise_ids=enterprise_ids, subject_name=subject.name,
                                                      actor_id=actor.id, now=received_at)
     return Prepared(actor=actor, subject=subject, inspection=inspection, results=results, hazards=hazards,
-                    fixed_on_spot=fixed, photos=photos, credit=credit,
-                    holds_assignment=outcome != OUTCOME_NO_ACCESS and _holds_assignment(actor.id, subject.id))
+                    fixed_on_spot=fixed, photos=photos, credit=credit)
 
 
 def store(prepared: Prepared) -> Stored:
@@ -216,7 +214,7 @@ def store(prepared: Prepared) -> Stored:
     credit_service.insert_proposals(prepared.credit, actor_id=actor.id)
     if inspection.outcome == OUTCOME_NO_ACCESS:
         _escalate_no_access(inspection, subject)
-    elif prepared.holds_assignment:
+    elif _holds_assignment(actor.id, subject.id):  # under the write lock: an assignment made meanwhile counts
         from server.inspections import assignments as assignment_service
         from server.inspections import reinspection
 

@@ -91,7 +91,7 @@ def test_an_admin_moves_an_inspector_to_another_district(city, client):
 
 
 def test_adding_a_district_or_a_role_keeps_the_phone_signed_in(city, client):
-    """Only losing a district (or being deactivated) signs the phone out: gaining one does not."""
+    """Only seeing less (or being deactivated) signs the phone out: gaining a district or a role does not."""
     phone = login(client, "insp_a")
     insp_a = _user(client, "insp_a")
     console_login(client, "admin")
@@ -100,6 +100,18 @@ def test_adding_a_district_or_a_role_keeps_the_phone_signed_in(city, client):
     [(action, data)] = _audit(client, insp_a.id)
     assert action == "user.updated" and data["tokens_revoked"] == 0
     assert data["roles"] == {"from": ["inspector"], "to": ["inspector", "leader"]}
+
+
+def test_losing_a_city_wide_role_signs_the_phone_out(city, client):
+    """A committee member (the whole city) made an inspector of 兴庆区 sees less: the phone signs in again."""
+    phone = login(client, "committee")
+    committee = _user(client, "committee")
+    console_login(client, "admin")
+    assert _edit(client, committee.id, roles=["inspector"], districts=["640104"]).status_code == 302
+    assert client.get("/api/v1/hazards", headers=phone).status_code == 401
+    [(action, data)] = _audit(client, committee.id)
+    assert action == "user.updated" and data["tokens_revoked"] >= 1
+    assert _hazards_seen_by_api(client, login(client, "committee")) == {city.hazard_a}
 
 
 def test_deactivating_signs_the_user_out_and_reactivating_lets_them_in(city, client):

@@ -51,6 +51,19 @@ def test_hazard_list_filters(city, client):
     assert "金凤软管老化" in body and "兴庆未安装自闭阀" not in body
 
 
+def test_a_tampered_list_cursor_is_refused_not_a_server_error(city, client):
+    """A cursor edited in the address bar (no UTC offset, not a date, not an id) gets a 422 page."""
+    from server import pagination
+
+    console_login(client, "leader")
+    for fields in (["2026-01-01T00:00:00", "0f7bd0f3-5a4c-4bb4-a6a6-3d3cbb9f0e21"], ["yesterday", "x"],
+                   ["2026-01-01T00:00:00+00:00", "not-an-id"]):
+        cursor = pagination.encode(fields)
+        for path in ("/console/hazards", "/console/inspections", "/console/hazards?q=软管&"):
+            separator = "" if path.endswith("&") else "?"
+            assert client.get(f"{path}{separator}cursor={cursor}").status_code == 422, (path, fields)
+
+
 def test_exports_open_in_excel(city, client):
     """CSV exports start with a UTF-8 byte order mark (Excel reads the Chinese right); XLSX opens with openpyxl."""
     console_login(client, "leader")

@@ -45,8 +45,10 @@ def admin_user_create():
     return redirect(url_for("console.admin_users"))
 
 
-def _user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+def _user(user_id: int, *, lock: bool = False) -> User:
+    """The user of the page; ``lock``: its row locked until commit (PostgreSQL), so that two administrators'
+    changes of one user apply one after the other."""
+    user = db.session.get(User, user_id, with_for_update=lock or None, populate_existing=lock)
     if user is None:
         raise ProblemError("not_found", _("No such user."))
     return user
@@ -63,7 +65,7 @@ def _updated(user: User, revoked: int) -> None:
 @auth.require(*ADMIN)
 def admin_user_active(user_id):
     """Deactivate (no more sign-ins, API tokens revoked) or reactivate a user."""
-    user = _user(user_id)
+    user = _user(user_id, lock=True)
     revoked = admin.set_active(user=user, active=request.form.get("active") == "1", actor=auth.current_user())
     db.session.commit()
     _updated(user, revoked)
@@ -86,7 +88,7 @@ def admin_user(user_id):
 @auth.require(*ADMIN)
 def admin_user_update(user_id):
     """Change a user's roles, districts and state (see ``admin.update_user`` for the rules)."""
-    user = _user(user_id)
+    user = _user(user_id, lock=True)
     form = request.form
     active = user.active if form.get("active") is None else form.get("active") == "1"
     revoked = admin.update_user(user=user, roles=form.getlist("roles"), districts=form.getlist("districts"),
