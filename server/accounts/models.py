@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from server.accounts.enums import CITY_WIDE
 from server.database import UTCDateTime, utcnow
 from server.extensions import db
 
@@ -44,6 +45,11 @@ class User(db.Model):
 
     def has_role(self, *roles: str) -> bool:
         return any(r.role in roles for r in self.role_rows)
+
+    @property
+    def city_wide(self) -> bool:
+        """Whether a role of the user sees the whole city (its districts then do not narrow it)."""
+        return self.has_role(*CITY_WIDE)
 
 
 class UserRole(db.Model):

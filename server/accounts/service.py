@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.accounts.enums import CITY_WIDE, Role
+from server.accounts.enums import Role
 from server.accounts.models import ApiToken, District, LoginAttempt, User, UserDistrict, UserRole
 from server.database import utcnow
 from server.errors import ProblemError, validation_error
@@ -31,8 +31,8 @@ def create_user(*, username: str, password: str, roles: list[str], districts: li
         raise validation_error("password", "must be at least 8 characters")
     if unknown_roles(roles) or not roles:
         raise validation_error("roles", f"must be some of: {', '.join(Role)}")
-    if unknown_districts(districts):
-        raise validation_error("districts", f"unknown district codes: {', '.join(unknown_districts(districts))}")
+    if unknown := unknown_districts(districts):
+        raise validation_error("districts", f"unknown district codes: {', '.join(unknown)}")
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise ProblemError("conflict", f"username {username!r} is taken")
     user = User(username=username, name=name or username, password_hash=hash_password(password),
@@ -101,6 +101,12 @@ def revoke(*, token_row: ApiToken) -> None:
     token_row.revoked_at = utcnow()
 
 
+def live_tokens(*, user_id: int) -> int:
+    """Return how many of a user's tokens still sign a phone in (neither revoked nor expired)."""
+    return db.session.scalar(select(func.count()).select_from(ApiToken).where(
+        ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow()))
+
+
 def revoke_tokens(*, user_id: int) -> int:
     """Revoke every live token of a user (a lost phone, someone leaving, fewer districts); return how many."""
     return db.session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
@@ -126,7 +132,7 @@ def district_children() -> dict[str, tuple[str, ...]]:
 
 def visible_districts(user: User) -> frozenset[str] | None:
     """Return the district codes a user may see (its districts and their descendants), or None for all."""
-    if user.has_role(*CITY_WIDE):
+    if user.city_wide:
         return None
     tree = district_children()
     codes = set(user.districts)

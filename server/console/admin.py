@@ -27,13 +27,17 @@ from server.registry import importer
 MAX_RULE_BYTES = 1024 * 1024
 
 
+def _refuse_deactivating_self(*, user: User, active: bool, actor: User) -> None:
+    if user.id == actor.id and not active:
+        raise ProblemError("conflict", _("You cannot deactivate your own account."))
+
+
 def set_active(*, user: User, active: bool, actor: User) -> int:
     """Allow or refuse a user's sign-ins (console and API); an administrator cannot lock themself out.
 
     Deactivating revokes the user's API tokens too; return how many were revoked.
     """
-    if user.id == actor.id and not active:
-        raise ProblemError("conflict", _("You cannot deactivate your own account."))
+    _refuse_deactivating_self(user=user, active=active, actor=actor)
     if user.active == active:
         return 0
     user.active = active
@@ -62,16 +66,13 @@ def update_user(*, user: User, roles: list[str], districts: list[str], active: b
     roles, districts = sorted(set(roles)), sorted(set(districts))
     if not roles:
         raise ProblemError("validation_error", _("Choose at least one role."))
-    if account_service.unknown_roles(roles):
-        raise ProblemError("validation_error", _("Unknown role: %(roles)s.",
-                                                 roles=", ".join(account_service.unknown_roles(roles))))
-    if account_service.unknown_districts(districts):
-        raise ProblemError("validation_error", _("Unknown district code: %(codes)s.",
-                                                 codes=", ".join(account_service.unknown_districts(districts))))
+    if unknown := account_service.unknown_roles(roles):
+        raise ProblemError("validation_error", _("Unknown role: %(roles)s.", roles=", ".join(unknown)))
+    if unknown := account_service.unknown_districts(districts):
+        raise ProblemError("validation_error", _("Unknown district code: %(codes)s.", codes=", ".join(unknown)))
     if user.id == actor.id and Role.ADMIN not in roles:
         raise ProblemError("conflict", _("You cannot remove your own administrator role."))
-    if user.id == actor.id and not active:
-        raise ProblemError("conflict", _("You cannot deactivate your own account."))
+    _refuse_deactivating_self(user=user, active=active, actor=actor)  # before anything changes
     before_roles, before_districts = user.roles, user.districts
     before_scope = account_service.visible_districts(user)
     revoked = 0

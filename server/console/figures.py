@@ -22,14 +22,16 @@ import time as timer
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import and_, case, delete, func, literal, or_, select
 
 from server import clock
 from server.console.models import DashboardSnapshot
 from server.database import UTCDateTime, utcnow
 from server.extensions import db
-from server.hazards.enums import Severity, Status
-from server.hazards.models import Hazard, HazardEvent, Supervision
+from server.hazards import service as hazard_service
+from server.hazards.enums import OPEN, Severity, Status
+from server.hazards.models import Hazard, HazardEvent
 from server.inspections import campaigns as campaign_service
 from server.inspections import coverage as coverage_service
 from server.registry.enums import Domain
@@ -37,7 +39,6 @@ from server.reports import zero
 
 logger = logging.getLogger("qingling.console")
 
-OPEN = (Status.REPORTED.value, Status.RECTIFYING.value, Status.PENDING_REVIEW.value)
 # The scheduler makes a snapshot this often (server/scheduler/runner.py); snapshots older than KEEP are deleted.
 REFRESH_MINUTES = 5
 KEEP = timedelta(hours=1)
@@ -138,41 +139,29 @@ def compute(*, now: datetime | None = None, weeks: int = 12) -> dict:
         # Overdue is derived from the deadline (never stored): open and past it on the snapshot's day.
         "overdue": _counts(Hazard.status.in_(OPEN), Hazard.deadline < today),
         "pending_review": _counts(Hazard.status == Status.PENDING_REVIEW),
-        "supervised": [[code, domain, int(n)] for code, domain, n in db.session.execute(
-            select(Hazard.district_code, Hazard.domain, func.count()).select_from(Supervision)
-            .join(Hazard, Hazard.id == Supervision.hazard_id).where(Supervision.lifted_at.is_(None))
-            .group_by(Hazard.district_code, Hazard.domain))],
+        "supervised": _counts(hazard_service.under_supervision()),
         "trend": _trend(starts=starts, now=now),
         "campaigns": _campaigns(today),
     }
 
 
-# Figures computed by ``prepare`` for the job that stores them next: (now, weeks, figures, milliseconds).
-_prepared: list[tuple] = []
+def trend_weeks() -> int:
+    """Return how many weeks the dashboard's trend shows (``CONSOLE_TREND_WEEKS``)."""
+    return int(current_app.config.get("CONSOLE_TREND_WEEKS", 12))
 
 
-def prepare(*, now: datetime, weeks: int = 12) -> None:
-    """Compute the figures of ``now`` ahead of ``refresh`` (in a read transaction: the scheduler's runner)."""
+def timed_compute(*, now: datetime | None = None, weeks: int = 12) -> tuple[dict, int]:
+    """Return ``compute``'s figures and the milliseconds they took."""
     started = timer.perf_counter()
     figures = compute(now=now, weeks=weeks)
-    _prepared[:] = [(now, weeks, figures, round((timer.perf_counter() - started) * 1000))]
+    return figures, round((timer.perf_counter() - started) * 1000)
 
 
-def forget_prepared() -> None:
-    _prepared.clear()
-
-
-def refresh(*, now: datetime | None = None, weeks: int = 12) -> DashboardSnapshot:
-    """Add the figures of ``now`` as a snapshot (those ``prepare`` computed for it, else computed here);
-    delete snapshots older than KEEP. Never commits."""
-    now = now or utcnow()
-    if _prepared and _prepared[0][0] == now and _prepared[0][1] == weeks:
-        _, _, figures, computed_ms = _prepared.pop()
-    else:
-        started = timer.perf_counter()
-        figures = compute(now=now, weeks=weeks)
-        computed_ms = round((timer.perf_counter() - started) * 1000)
-    return _store(figures, computed_ms)
+def refresh(*, now: datetime | None = None, weeks: int = 12,
+            computed: tuple[dict, int] | None = None) -> DashboardSnapshot:
+    """Add the figures of ``now`` as a snapshot (``computed``: figures and milliseconds of ``timed_compute``
+    made beforehand, else computed here); delete snapshots older than KEEP. Never commits."""
+    return _store(*(computed or timed_compute(now=now, weeks=weeks)))
 
 
 def _store(figures: dict, computed_ms: int) -> DashboardSnapshot:
@@ -210,18 +199,10 @@ def _current_campaign(figures: dict, *, visible: frozenset[str] | None, domain: 
 
 def _coverage(campaign: dict, *, user_id: int, visible, districts, domain) -> dict:
     """The campaign's coverage a user may see (as ``coverage.for_user``), narrowed to the filters."""
-    from server.inspections import assignments as assignment_service
-
-    answered: dict[str, frozenset[str]] = {}
-    if visible is not None:
-        # The districts and fields the user answers for (包抓) widen what it sees.
-        for duty in assignment_service.duties(user_id=user_id):
-            answered[duty.domain] = answered.get(duty.domain, frozenset()) | campaign_service.covered(
-                [duty.district_code])
+    seen = coverage_service.visible_to(visible, {} if visible is None else coverage_service.answered_for(user_id))
     result = {"campaign": {"id": campaign["id"], "name": campaign["name"]}, "rows": campaign["rows"]}
     result = coverage_service.restrict(result, lambda d, f: (
-        (visible is None or d in visible or d in answered.get(f, ()))
-        and (districts is None or d in districts) and (domain is None or f == domain)))
+        seen(d, f) and (districts is None or d in districts) and (domain is None or f == domain)))
     return coverage_service.rollup(result, ("district",))
 
 
@@ -305,10 +286,9 @@ def dashboard(*, user_id: int, visible: frozenset[str] | None, district: str | N
             result = present(snapshot.figures, user_id=user_id, visible=visible, district=district, domain=domain)
             result.snapshot = True
             return result
-    started = timer.perf_counter()
-    figures = compute(weeks=weeks)
+    figures, computed_ms = timed_compute(weeks=weeks)
     if max_age_minutes > 0:
-        _keep(figures, round((timer.perf_counter() - started) * 1000))
+        _keep(figures, computed_ms)
     return present(figures, user_id=user_id, visible=visible, district=district, domain=domain)
 
 

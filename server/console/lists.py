@@ -34,12 +34,12 @@ from server.accounts.models import User
 from server.credit import service as credit_service
 from server.errors import validation_error
 from server.extensions import db
-from server.hazards.enums import Status
-from server.hazards.models import Hazard, Supervision
+from server.hazards import service as hazard_service
+from server.hazards.enums import OPEN, Status
+from server.hazards.models import Hazard
 from server.inspections.models import Inspection
 from server.registry.models import Enterprise, Subject, SubjectEnterprise
 
-OPEN = (Status.REPORTED.value, Status.RECTIFYING.value, Status.PENDING_REVIEW.value)
 # A search whose words name at most this many subjects (of the caller's districts) reads their hazards or
 # visits through the subject index; more subjects are frequent enough to be met walking newest first.
 FEW_SUBJECTS = 1000
@@ -167,6 +167,14 @@ def _fetch(query, id_col, keys: list[tuple]) -> list:
     return rows
 
 
+def _page(query, id_col, keys: list[tuple], limit: int) -> tuple[list, str | None]:
+    """Return the rows of ``query`` for the first ``limit`` of ``keys`` (id, time) fetched up to ``limit + 1``,
+    and the cursor after them when there are more."""
+    shown = keys[:limit]
+    rows = _fetch(query, id_col, shown)
+    return rows, _cursor((shown[-1][1], shown[-1][0])) if len(keys) > limit else None
+
+
 # --- words ----------------------------------------------------------------------------------------
 
 def _subject_words(text: str):
@@ -264,15 +272,15 @@ def _hazard_conditions(f: HazardFilters, *, words: bool = True) -> list:
         where.extend([Hazard.status.in_(OPEN), Hazard.deadline < clock.today()])
     if f.supervised:
         # The listings drive (read once, a few thousand at most), not a probe per hazard of the districts.
-        where.append(Hazard.id.in_(select(Supervision.hazard_id).where(Supervision.lifted_at.is_(None))))
+        where.append(hazard_service.under_supervision())
     if f.campaign_id is not None:
         where.append(Hazard.campaign_id == f.campaign_id)
     if f.subject_id is not None:
         where.append(Hazard.subject_id == f.subject_id)
     if f.enterprise_id is not None:
         where.append(Hazard.enterprise_id == f.enterprise_id)
-    if f.q and _uuid(f.q) is not None:
-        where.append(_hazard_id_match(_uuid(f.q)))
+    if f.q and (exact := _uuid(f.q)) is not None:
+        where.append(_hazard_id_match(exact))
     elif f.q and words:
         where.append(_hazard_words(f.q, f.districts))
     if f.created_from:
@@ -285,7 +293,7 @@ def _hazard_conditions(f: HazardFilters, *, words: bool = True) -> list:
 def _selective(f: HazardFilters) -> bool:
     """Whether a filter names a few hazards through an index of its own (the others walk the time index)."""
     return (f.subject_id is not None or f.enterprise_id is not None or f.supervised
-            or (f.q is not None and _uuid(f.q) is not None))
+            or _uuid(f.q) is not None)
 
 
 def hazard_query(f: HazardFilters):
@@ -366,14 +374,11 @@ def hazard_page(f: HazardFilters, *, cursor: str | None, limit: int, scan_rows: 
     else:
         keys = newest(id_col=Hazard.id, time_col=Hazard.created_at, district_col=Hazard.district_code, where=where,
                       districts=f.districts, limit=limit + 1, merge=not _selective(f))
-    shown = keys[:limit]
-    rows = _fetch(select(Hazard, Subject.name, Subject.address).join(Subject, Subject.id == Hazard.subject_id),
-                  Hazard.id, shown) if shown else []
-    if len(keys) > limit:
-        return HazardPage(rows, _cursor((shown[-1][1], shown[-1][0])))
-    if bound is not None:
+    rows, next_cursor = _page(select(Hazard, Subject.name, Subject.address)
+                              .join(Subject, Subject.id == Hazard.subject_id), Hazard.id, keys, limit)
+    if next_cursor is None and bound is not None:
         return HazardPage(rows, _cursor(bound), searched_to=bound[0])
-    return HazardPage(rows, None)
+    return HazardPage(rows, next_cursor)
 
 
 # --- inspections ----------------------------------------------------------------------------------
@@ -448,12 +453,8 @@ def inspection_page(f: InspectionFilters, *, cursor: str | None, limit: int) -> 
         keys = newest(id_col=Inspection.id, time_col=Inspection.started_at, district_col=Inspection.district_code,
                       where=where, districts=f.districts, limit=limit + 1,
                       merge=f.subject_id is None and f.inspector_id is None)
-    shown = keys[:limit]
-    rows = _fetch(select(Inspection, Subject.name, User.name).join(Subject, Subject.id == Inspection.subject_id)
-                  .join(User, User.id == Inspection.inspector_id), Inspection.id, shown) if shown else []
-    if len(keys) > limit:
-        return rows, _cursor((shown[-1][1], shown[-1][0]))
-    return rows, None
+    return _page(select(Inspection, Subject.name, User.name).join(Subject, Subject.id == Inspection.subject_id)
+                 .join(User, User.id == Inspection.inspector_id), Inspection.id, keys, limit)
 
 
 # --- subjects -------------------------------------------------------------------------------------
@@ -523,12 +524,8 @@ def subject_page(f: SubjectFilters, *, cursor: str | None, limit: int) -> tuple[
         merged = union_all(*[select(part.c.id) for part in parts]).subquery()
         ids = list(db.session.scalars(select(merged.c.id).order_by(merged.c.id).limit(limit + 1)))
     shown = ids[:limit]
-    position = {row_id: n for n, row_id in enumerate(shown)}
-    rows = sorted(db.session.scalars(select(Subject).where(Subject.id.in_(shown))), key=lambda s: position[s.id]) \
-        if shown else []
-    if len(ids) > limit:
-        return rows, pagination.encode([str(shown[-1])])
-    return rows, None
+    rows = [row[0] for row in _fetch(select(Subject), Subject.id, [(row_id, None) for row_id in shown])]
+    return rows, pagination.encode([str(shown[-1])]) if len(ids) > limit else None
 
 
 # --- enterprises ----------------------------------------------------------------------------------

@@ -522,11 +522,17 @@ def _find(*, enterprise_id, rule_code: str, source_kind: str, source_id: str) ->
         CreditDeduction.source_kind == source_kind, CreditDeduction.source_id == source_id))
 
 
-def _audit(deduction: CreditDeduction, action: Action, actor_id: int, **data) -> None:
-    audit_service.record(action=f"credit.{action.value}", entity="credit_deduction", entity_id=deduction.id,
-                         actor_id=actor_id, data={"enterprise_id": str(deduction.enterprise_id),
-                                                  "rule": deduction.rule_code, "points": deduction.points,
-                                                  "standard": f"{deduction.standard_code}@{deduction.standard_version}",
+_AUDITED = ("enterprise_id", "rule_code", "points", "standard_code", "standard_version")
+
+
+def _audit(deduction_id: int, facts, action: Action, actor_id: int, **data) -> None:
+    """Record a step of a deduction in the audit trail (``facts``: the deduction's row, or values, by name)."""
+    if not isinstance(facts, dict):
+        facts = {name: getattr(facts, name) for name in _AUDITED}
+    audit_service.record(action=f"credit.{action.value}", entity="credit_deduction", entity_id=deduction_id,
+                         actor_id=actor_id, data={"enterprise_id": str(facts["enterprise_id"]),
+                                                  "rule": facts["rule_code"], "points": facts["points"],
+                                                  "standard": f"{facts['standard_code']}@{facts['standard_version']}",
                                                   **data})
 
 
@@ -551,13 +557,9 @@ def _record_proposal(row: dict) -> int | None:
     db.session.connection().execute(_INSERT_EVENT, dict(
         deduction_id=new_id, type=Action.PROPOSE.value, at=row["created_at"], actor_id=row["created_by"],
         from_status=None, to_status=Status.PROPOSED.value, reason=row["note"]))
-    audit_service.record(action=f"credit.{Action.PROPOSE.value}", entity="credit_deduction", entity_id=new_id,
-                         actor_id=row["created_by"], data={
-                             "enterprise_id": str(row["enterprise_id"]), "rule": row["rule_code"],
-                             "points": row["points"], "standard": f"{row['standard_code']}@{row['standard_version']}",
-                             "source": f"{row['source_kind']}:{row['source_id']}", "district": row["district_code"],
-                             "occurred_at": row["occurred_at"].isoformat(),
-                             "valid_until": row["valid_until"].isoformat()})
+    _audit(new_id, row, Action.PROPOSE, row["created_by"], source=f"{row['source_kind']}:{row['source_id']}",
+           district=row["district_code"], occurred_at=row["occurred_at"].isoformat(),
+           valid_until=row["valid_until"].isoformat())
     return new_id
 
 
@@ -803,7 +805,7 @@ def transition(*, deduction: CreditDeduction, action: Action, actor: User, reaso
                                  from_status=previous, to_status=target.value, reason=(reason or None))
     db.session.add(event)
     db.session.flush()
-    _audit(deduction, action, actor.id, from_status=previous, to_status=target.value, reason=reason)
+    _audit(deduction.id, deduction, action, actor.id, from_status=previous, to_status=target.value, reason=reason)
     return event
 
 

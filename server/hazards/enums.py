@@ -12,6 +12,10 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
+# Every status but closed, written out so that a query's IN seeks the (district, status, ...) indexes.
+OPEN = (Status.REPORTED.value, Status.RECTIFYING.value, Status.PENDING_REVIEW.value)
+
+
 class Severity(StrEnum):
     """一般 or 重大."""
 

@@ -188,6 +188,11 @@ def explain_overdue(*, hazard: Hazard, note: str, actor: User, client_id: uuid.U
                   payload_hash=payload_hash)
 
 
+def under_supervision():
+    """The condition on ``hazard`` of being listed for supervision (挂牌督办) and not yet lifted."""
+    return Hazard.id.in_(select(Supervision.hazard_id).where(Supervision.lifted_at.is_(None)))
+
+
 def supervision(hazard: Hazard) -> Supervision | None:
     """Return the supervision listing of a hazard, if it has one."""
     return db.session.get(Supervision, hazard.id)

@@ -100,17 +100,29 @@ def restrict(result: dict, keep) -> dict:
     return {**result, "rows": rows, "total": _total(rows)}
 
 
-def for_user(*, campaign_id: int, user_id: int, districts: frozenset[str] | None) -> dict:
-    """Return the coverage a user may see: its districts, and the districts and fields it answers for (包抓)."""
+def answered_for(user_id: int) -> dict[str, frozenset[str]]:
+    """Return field -> the districts (with their descendants) the user answers for (包抓 duties)."""
     from server.inspections import assignments as assignment_service
 
-    duties = [] if districts is None else assignment_service.duties(user_id=user_id)
     answered: dict[str, frozenset[str]] = {}
-    for duty in duties:
+    for duty in assignment_service.duties(user_id=user_id):
         answered[duty.domain] = answered.get(duty.domain, frozenset()) | campaign_service.covered([duty.district_code])
+    return answered
+
+
+def visible_to(districts: frozenset[str] | None, answered: dict[str, frozenset[str]]):
+    """Return ``keep(district, domain)``: a row of the user's districts (None: all), or of a field and district
+    it answers for."""
+    return lambda district, domain: (districts is None or district in districts
+                                     or district in answered.get(domain, ()))
+
+
+def for_user(*, campaign_id: int, user_id: int, districts: frozenset[str] | None) -> dict:
+    """Return the coverage a user may see: its districts, and the districts and fields it answers for (包抓)."""
+    answered = {} if districts is None else answered_for(user_id)
     wide = districts if districts is None else districts.union(*answered.values())
     campaign_service.get_visible(campaign_id=campaign_id, districts=wide)
     result = coverage(campaign_id=campaign_id, districts=wide)
     if not answered:
         return result
-    return restrict(result, lambda district, domain: district in districts or district in answered.get(domain, ()))
+    return restrict(result, visible_to(districts, answered))

@@ -481,15 +481,16 @@ def quarterly_report(*, now: datetime) -> dict:
     return run_scheduled(now=now)
 
 
-def dashboard_snapshot(*, now: datetime) -> dict:
+def dashboard_snapshot(*, now: datetime, computed: tuple[dict, int] | None = None) -> dict:
     """The console dashboard's figures for the whole city, kept as a snapshot the pages read (server/console/figures.py).
 
-    The runner computes them beforehand in a read transaction (``figures.prepare``), so that here, under the
-    claim, only the row is written; called alone (tests, by hand) it computes them here.
+    The runner computes them beforehand in a read transaction and passes them
+    as ``computed``, so that here, under the claim, only the row is written;
+    called alone (tests, by hand) it computes them here.
     """
     from server.console import figures
 
-    snapshot = figures.refresh(now=now, weeks=int(current_app.config.get("CONSOLE_TREND_WEEKS", 12)))
+    snapshot = figures.refresh(now=now, weeks=figures.trend_weeks(), computed=computed)
     return {"snapshot_id": snapshot.id, "as_of": snapshot.as_of.isoformat(), "computed_ms": snapshot.computed_ms}
 
 
@@ -507,8 +508,10 @@ JOBS: dict[str, Callable[..., dict]] = {
 }
 
 
-def run_job(name: str, *, now: datetime, slot: str) -> bool:
+def run_job(name: str, *, now: datetime, slot: str, **arguments) -> bool:
     """Claim (job, slot), run the job and record its result in one transaction; return False if already claimed.
+
+    ``arguments`` go to the job besides ``now`` (what a runner prepared for it).
 
     The claim is an INSERT ... ON CONFLICT DO NOTHING on the unique (job, slot):
     a second process inserting the same pair waits for the first one's
@@ -523,7 +526,7 @@ def run_job(name: str, *, now: datetime, slot: str) -> bool:
             db.session.rollback()
             logger.info("job %s slot %s already claimed: skipped", name, slot)
             return False
-        result = JOBS[name](now=now)
+        result = JOBS[name](now=now, **arguments)
         db.session.execute(update(JobRun).where(JobRun.job == name, JobRun.slot == slot).values(
             finished_at=utcnow(), result=json.dumps(result, ensure_ascii=False, default=str)))
         db.session.commit()

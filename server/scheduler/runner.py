@@ -68,18 +68,15 @@ def refresh_dashboard(app: Flask, clock: Callable[[], datetime] = utcnow) -> boo
         try:
             with reading():
                 claimed = db.session.scalar(select(JobRun.id).where(JobRun.job == name, JobRun.slot == slot))
-                if claimed is None:
-                    figures.prepare(now=now, weeks=int(app.config.get("CONSOLE_TREND_WEEKS", 12)))
+                computed = None if claimed is not None else figures.timed_compute(now=now, weeks=figures.trend_weeks())
                 end_reading()
             if claimed is not None:
                 return False
-            return jobs.run_job(name, now=now, slot=slot)
+            return jobs.run_job(name, now=now, slot=slot, computed=computed)
         except Exception:  # noqa: BLE001 - logged; the scheduler keeps going
             logger.exception("job %s slot %s failed", name, slot)
             db.session.rollback()
             return None
-        finally:
-            figures.forget_prepared()
 
 
 def deliver(app: Flask) -> int | None:

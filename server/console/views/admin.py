@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from server.accounts import service as account_service
 from server.accounts.enums import Role
-from server.accounts.models import ApiToken, District, User
+from server.accounts.models import District, User
 from server.console import admin, auth, bp
 from server.credit import service as credit_service
-from server.database import utcnow
 from server.errors import ProblemError
 from server.extensions import db
 from server.inspections import service as inspection_service
@@ -78,10 +77,9 @@ def admin_user(user_id):
     """Show a user with the form to change their roles, districts and state."""
     user = _user(user_id)
     districts = db.session.execute(select(District.code, District.name, District.level).order_by(District.code)).all()
-    live_tokens = db.session.scalar(select(func.count()).select_from(ApiToken).where(
-        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow()))
     return render_template("console/admin_user.html", user=user, roles=list(Role), districts=districts,
-                           live_tokens=live_tokens, is_me=user.id == auth.current_user().id)
+                           live_tokens=account_service.live_tokens(user_id=user.id),
+                           is_me=user.id == auth.current_user().id)
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["POST"])

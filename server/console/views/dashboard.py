@@ -21,7 +21,7 @@ def dashboard():
     district = district_filter()
     domain = arg("domain", figures.DOMAINS)
     data = figures.dashboard(user_id=auth.current_user().id, visible=auth.visible(), district=district,
-                             domain=domain, weeks=int(current_app.config.get("CONSOLE_TREND_WEEKS", 12)),
+                             domain=domain, weeks=figures.trend_weeks(),
                              max_age_minutes=float(current_app.config.get("CONSOLE_DASHBOARD_MAX_AGE_MINUTES", 30)))
     chart = {
         "age": {"labels": [row["age"] for row in data.by_age], "values": [row["open"] for row in data.by_age]},
